@@ -1,0 +1,113 @@
+"""The seed articles' example networks, rebuilt so that chapter 1 can count
+their parameters in the frameworks themselves.
+
+Listing numbers (L05, L06, ...) refer to the errata appendix. Each builder
+makes a freshly initialised model; nothing is trained or downloaded here.
+"""
+from __future__ import annotations
+
+
+def keras_cnn_32(num_classes: int = 32):
+    """L05: three 3x3 convolutions with two max-pools on 32x32x3 images."""
+    import keras
+    from keras import layers
+
+    return keras.Sequential([
+        keras.Input((32, 32, 3)),
+        layers.Conv2D(32, 3, activation="relu"), layers.MaxPooling2D(),
+        layers.Conv2D(64, 3, activation="relu"), layers.MaxPooling2D(),
+        layers.Conv2D(64, 3, activation="relu"),
+        layers.Flatten(), layers.Dense(64, activation="relu"), layers.Dense(num_classes),
+    ])
+
+
+def keras_cnn_28():
+    """L06: the same pattern on 28x28x1 images with a 10-way output."""
+    import keras
+    from keras import layers
+
+    return keras.Sequential([
+        keras.Input((28, 28, 1)),
+        layers.Conv2D(32, 3, activation="relu"), layers.MaxPooling2D(),
+        layers.Conv2D(64, 3, activation="relu"), layers.MaxPooling2D(),
+        layers.Conv2D(64, 3, activation="relu"),
+        layers.Flatten(), layers.Dense(64, activation="relu"), layers.Dense(10),
+    ])
+
+
+def keras_lstm_classifier():
+    """L07: embedding, two stacked LSTMs and a dense head, with one sigmoid
+    output (the seed's one-unit softmax is the bug chapter 6 fixes)."""
+    import keras
+    from keras import layers
+
+    return keras.Sequential([
+        keras.Input((100,), dtype="int32"),
+        layers.Embedding(10000, 128),
+        layers.LSTM(256, return_sequences=True), layers.LSTM(256),
+        layers.Dense(100, activation="relu"), layers.Dense(1, activation="sigmoid"),
+    ])
+
+
+def keras_mlp_784():
+    """L11: 784-64-64-10."""
+    import keras
+    from keras import layers
+
+    return keras.Sequential([
+        keras.Input((784,)),
+        layers.Dense(64, activation="relu"), layers.Dense(64, activation="relu"), layers.Dense(10),
+    ])
+
+
+def torch_mlp_784():
+    """L08: 784-128-64-10, flattening its input first."""
+    from torch import nn
+
+    return nn.Sequential(nn.Flatten(), nn.Linear(784, 128), nn.ReLU(), nn.Linear(128, 64), nn.ReLU(), nn.Linear(64, 10))
+
+
+def torch_cnn_28():
+    """L06 in PyTorch, to show the count does not depend on the framework."""
+    from torch import nn
+
+    return nn.Sequential(
+        nn.Conv2d(1, 32, 3), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(32, 64, 3), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(64, 64, 3), nn.ReLU(),
+        nn.Flatten(), nn.Linear(576, 64), nn.ReLU(), nn.Linear(64, 10),
+    )
+
+
+def torch_encoder(vocab, d_model, layers, d_ff, heads, positions, token_types=0, pooler=False, pre_norm=False, final_norm=False):
+    """A Transformer encoder from ``torch.nn`` parts with BERT's or GPT-2's
+    layout, built on the ``meta`` device: shapes only, no memory, no download."""
+    import torch
+    from torch import nn
+
+    with torch.device("meta"):
+        parts = [nn.Embedding(vocab, d_model), nn.Embedding(positions, d_model)]
+        if token_types:
+            parts += [nn.Embedding(token_types, d_model), nn.LayerNorm(d_model)]
+        block = nn.TransformerEncoderLayer(d_model, heads, d_ff, norm_first=pre_norm, batch_first=True)
+        parts.append(nn.TransformerEncoder(block, layers, enable_nested_tensor=False))
+        if final_norm:
+            parts.append(nn.LayerNorm(d_model))
+        if pooler:
+            parts.append(nn.Linear(d_model, d_model))
+        return nn.ModuleList(parts)
+
+
+def torch_bert_base():
+    """BERT-base's shapes: 12 layers, width 768, 12 heads, FFN 3072."""
+    return torch_encoder(30522, 768, 12, 3072, 12, 512, token_types=2, pooler=True)
+
+
+def torch_gpt2_small():
+    """GPT-2 small's shapes (pre-norm blocks, tied output layer)."""
+    return torch_encoder(50257, 768, 12, 3072, 12, 1024, pre_norm=True, final_norm=True)
+
+
+def count_torch(model) -> int:
+    """``sum(p.numel())`` over a module's parameters."""
+    return sum(p.numel() for p in model.parameters())
