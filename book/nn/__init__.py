@@ -1,0 +1,35 @@
+"""A small NumPy (float64) layer library whose objects mirror ``torch.nn`` and ``torch.optim``.
+
+Layers, losses and optimizers are written cs231n-style: ``forward`` keeps what
+``backward`` needs in a cache, and ``backward`` turns dLoss/d(output) into
+dLoss/d(input) and overwrites the parameter gradients. ``tests/test_nn_*.py``
+check every piece against torch autograd and torch.optim to a relative error
+of 1e-7.
+"""
+from book.nn import functional
+from book.nn.activations import ReLU, Sigmoid, Tanh
+from book.nn.container import Sequential
+from book.nn.dropout import Dropout
+from book.nn.linear import Linear
+from book.nn.losses import BCEWithLogitsLoss, CrossEntropyLoss, Loss, MSELoss
+from book.nn.module import Module
+from book.nn.optim import SGD, Adam, AdamW, Optimizer
+
+__all__ = [
+    "functional",
+    "Module",
+    "Linear",
+    "ReLU",
+    "Sigmoid",
+    "Tanh",
+    "Dropout",
+    "Sequential",
+    "Loss",
+    "MSELoss",
+    "CrossEntropyLoss",
+    "BCEWithLogitsLoss",
+    "Optimizer",
+    "SGD",
+    "Adam",
+    "AdamW",
+]

@@ -1,0 +1,59 @@
+"""Elementwise activation layers: ReLU, Sigmoid and Tanh (any input shape)."""
+from __future__ import annotations
+
+import numpy as np
+
+from book.nn import functional as F
+from book.nn.module import Module, check_shape
+
+
+class _Elementwise(Module):
+    """Shared checks for parameter-free elementwise layers."""
+
+    def _grad_in(self, grad_output, shape):
+        grad_output = np.asarray(grad_output, dtype=np.float64)
+        check_shape(grad_output.shape, shape, f"{type(self).__name__}.backward grad_output")
+        return grad_output
+
+
+class ReLU(_Elementwise):
+    """``max(x, 0)``; the gradient passes where the input was positive and is 0 elsewhere (also at 0, as torch)."""
+
+    def forward(self, x):
+        """Apply ReLU and cache which inputs were positive."""
+        x = np.asarray(x, dtype=np.float64)
+        self._cache = x > 0
+        return np.where(self._cache, x, 0.0)
+
+    def backward(self, grad_output):
+        """dLoss/dx = grad_output where x > 0, else 0."""
+        positive = self._require_cache()
+        return self._grad_in(grad_output, positive.shape) * positive
+
+
+class Sigmoid(_Elementwise):
+    """Logistic function; caches its output ``s`` because ``ds/dx = s (1 - s)``."""
+
+    def forward(self, x):
+        """Apply the stable sigmoid and cache the output."""
+        self._cache = F.sigmoid(x)
+        return self._cache
+
+    def backward(self, grad_output):
+        """dLoss/dx = grad_output * s * (1 - s)."""
+        s = self._require_cache()
+        return self._grad_in(grad_output, s.shape) * s * (1.0 - s)
+
+
+class Tanh(_Elementwise):
+    """Hyperbolic tangent; caches its output ``t`` because ``dt/dx = 1 - t^2``."""
+
+    def forward(self, x):
+        """Apply tanh and cache the output."""
+        self._cache = F.tanh(x)
+        return self._cache
+
+    def backward(self, grad_output):
+        """dLoss/dx = grad_output * (1 - t^2)."""
+        t = self._require_cache()
+        return self._grad_in(grad_output, t.shape) * (1.0 - t * t)

@@ -1,0 +1,120 @@
+"""The base class shared by every layer and loss in :mod:`book.nn`.
+
+A :class:`Module` mirrors ``torch.nn.Module`` with the bookkeeping made
+explicit: ``params`` and ``grads`` are plain dicts of NumPy arrays whose keys
+and shapes equal the torch module's ``state_dict()``, and ``backward`` is
+written by hand instead of recorded by autograd.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+
+def check_shape(got, expected, what: str) -> None:
+    """Raise ``ValueError`` unless ``got == expected`` (used for ``grad_output`` checks)."""
+    if tuple(got) != tuple(expected):
+        raise ValueError(f"{what} expects shape {tuple(expected)}, got {tuple(got)}")
+
+
+def to_numpy(value) -> np.ndarray:
+    """A float64 NumPy copy of ``value``, which may be a NumPy array, a list or a torch tensor."""
+    if hasattr(value, "detach"):  # a torch tensor; avoid importing torch here
+        value = value.detach().cpu().numpy()
+    return np.array(value, dtype=np.float64)
+
+
+class Module:
+    """Base class: ``forward`` computes and caches, ``backward`` uses the cache.
+
+    Subclasses fill ``self._params`` and ``self._grads`` (same keys, same
+    shapes) in ``__init__`` and implement ``forward`` and ``backward``.
+
+    ``backward`` **overwrites** ``grads`` in place; it does not accumulate them
+    as torch's ``.grad`` does. So one forward and one backward per step is all
+    that is needed, and ``zero_grad`` is only hygiene. Writing in place (rather
+    than rebinding) keeps any reference to a gradient array valid.
+    """
+
+    def __init__(self):
+        self.training = True
+        self._params: dict[str, np.ndarray] = {}
+        self._grads: dict[str, np.ndarray] = {}
+        self._cache = None
+
+    # --- parameters -------------------------------------------------------
+    @property
+    def params(self) -> dict:
+        """Name -> parameter array; keys and shapes match ``torch_module.state_dict()``."""
+        return self._params
+
+    @property
+    def grads(self) -> dict:
+        """Name -> gradient array, same keys and shapes as :attr:`params`; written by ``backward``."""
+        return self._grads
+
+    def parameters(self) -> list:
+        """``(name, param, grad)`` triples; optimizers update ``param`` in place from ``grad``."""
+        grads = self.grads
+        return [(name, p, grads[name]) for name, p in self.params.items()]
+
+    def zero_grad(self) -> None:
+        """Set every gradient to zero, in place."""
+        for g in self.grads.values():
+            g.fill(0.0)
+
+    def state_dict(self) -> dict:
+        """A copy of :attr:`params`, so later training does not change the snapshot."""
+        return {name: p.copy() for name, p in self.params.items()}
+
+    def load_state_dict(self, state: dict) -> None:
+        """Copy ``state`` (NumPy arrays or torch tensors) into the parameters, in place.
+
+        Raises ``ValueError`` for missing or unexpected keys and for shape
+        mismatches, checking everything before changing anything.
+        """
+        params = self.params
+        missing = sorted(set(params) - set(state))
+        unexpected = sorted(set(state) - set(params))
+        if missing or unexpected:
+            raise ValueError(
+                f"{type(self).__name__}.load_state_dict: missing keys {missing}, unexpected keys {unexpected}"
+            )
+        arrays = {name: to_numpy(value) for name, value in state.items()}
+        for name, value in arrays.items():
+            if value.shape != params[name].shape:
+                raise ValueError(
+                    f"{type(self).__name__}.load_state_dict: '{name}' expects shape "
+                    f"{params[name].shape}, got {value.shape}"
+                )
+        for name, value in arrays.items():
+            np.copyto(params[name], value)
+
+    # --- modes ------------------------------------------------------------
+    def train(self, mode: bool = True) -> "Module":
+        """Switch to training mode (``mode=False``: evaluation mode); returns ``self`` like torch."""
+        self.training = bool(mode)
+        return self
+
+    def eval(self) -> "Module":
+        """Switch to evaluation mode (Dropout becomes the identity); returns ``self``."""
+        return self.train(False)
+
+    # --- computation ------------------------------------------------------
+    def forward(self, *inputs):
+        """Compute the output and cache what :meth:`backward` needs."""
+        raise NotImplementedError
+
+    def backward(self, grad_output):
+        """Given dLoss/d(output), overwrite :attr:`grads` and return dLoss/d(input)."""
+        raise NotImplementedError
+
+    def __call__(self, *inputs):
+        return self.forward(*inputs)
+
+    def _require_cache(self):
+        if self._cache is None:
+            raise RuntimeError(f"{self!r}: backward() called before forward(); run forward first")
+        return self._cache
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}()"

@@ -1,0 +1,44 @@
+"""Every notebook is committed as one fresh, in-order run with no errors.
+
+nbval compares stored outputs with fresh ones, but a notebook committed
+without outputs would pass it trivially; these checks close that gap.
+"""
+from pathlib import Path
+
+import nbformat
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOKS = sorted(
+    p for folder in ("chapters", "exercises") for p in (ROOT / folder).rglob("*.ipynb")
+    if ".ipynb_checkpoints" not in p.parts
+)
+
+
+def test_there_are_notebooks():
+    assert any(p.parent.name == "chapters" for p in NOTEBOOKS)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: str(p.relative_to(ROOT)))
+def test_notebook_is_one_fresh_in_order_run(path):
+    nb = nbformat.read(path, as_version=4)
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert code, f"{path.name} has no code cells"
+    counts = [c.get("execution_count") for c in code]
+    assert None not in counts, f"{path.name}: cells {[i for i, n in enumerate(counts) if n is None]} never ran"
+    assert counts == list(range(1, len(code) + 1)), (
+        f"{path.name}: execution counts {counts} are not 1..{len(code)}; re-run it with `make execute`"
+    )
+    errors = [o for c in code for o in c.get("outputs", []) if o.get("output_type") == "error"]
+    assert not errors, f"{path.name} was committed with an error output: {errors[0].get('ename')}"
+
+
+@pytest.mark.parametrize("path", [p for p in NOTEBOOKS if p.parent.name == "chapters"],
+                         ids=lambda p: p.name)
+def test_chapter_starts_with_setup_and_has_checks(path):
+    nb = nbformat.read(path, as_version=4)
+    code = [c.source for c in nb.cells if c.cell_type == "code"]
+    assert "book.setup(" in code[0], f"{path.name}: the first code cell must call book.setup(seed)"
+    n_asserts = sum(src.count("assert ") for src in code)
+    assert n_asserts >= 3, f"{path.name} has only {n_asserts} assertions; each section ends with checks"
+    assert nb.metadata.get("kernelspec", {}).get("name") == "python3"
