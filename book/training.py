@@ -65,7 +65,7 @@ def fit_torch(model, train_loader, loss_fn, optimizer, epochs, device, val_loade
             loss = loss_fn(model(xb), yb)
             loss.backward()
             optimizer.step()
-            total += float(loss) * len(yb)
+            total += loss.item() * len(yb)
             count += len(yb)
         metrics = {"loss": total / count}
         if val_loader is not None:

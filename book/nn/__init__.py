@@ -6,7 +6,7 @@ dLoss/d(input) and overwrites the parameter gradients. ``tests/test_nn_*.py``
 check every piece against torch autograd and torch.optim to a relative error
 of 1e-7.
 """
-from book.nn import functional
+from book.nn import functional, optim
 from book.nn.activations import ReLU, Sigmoid, Tanh
 from book.nn.container import Sequential
 from book.nn.dropout import Dropout
@@ -17,6 +17,7 @@ from book.nn.optim import SGD, Adam, AdamW, Optimizer
 
 __all__ = [
     "functional",
+    "optim",
     "Module",
     "Linear",
     "ReLU",

@@ -108,12 +108,15 @@ class Module:
         """Given dLoss/d(output), overwrite :attr:`grads` and return dLoss/d(input)."""
         raise NotImplementedError
 
-    def __call__(self, *inputs):
-        return self.forward(*inputs)
+    def __call__(self, *inputs, **kwargs):
+        # A forward pass that fails its input checks must not leave the
+        # previous call's cache behind for backward to use by mistake.
+        self._cache = None
+        return self.forward(*inputs, **kwargs)
 
     def _require_cache(self):
         if self._cache is None:
-            raise RuntimeError(f"{self!r}: backward() called before forward(); run forward first")
+            raise RuntimeError(f"{type(self).__name__}.backward() called before forward(); run a forward pass first")
         return self._cache
 
     def __repr__(self) -> str:
