@@ -17,15 +17,14 @@ from book.device import describe_devices, torch_device  # noqa: E402
 from book.seeding import seed  # noqa: E402
 
 
-def setup(seed_value: int = 0) -> str:
+def setup(seed_value: int = 0) -> None:
     """Seed every library and print which devices torch and TensorFlow will use.
 
-    Called in the first code cell of every notebook.
+    Called in the first code cell of every notebook. It returns nothing, so
+    the device line appears once even as the last line of a cell.
     """
     seed(seed_value)
-    line = describe_devices()
-    print(line)
-    return line
+    print(describe_devices())
 
 
 __all__ = ["describe_devices", "seed", "setup", "torch_device"]

@@ -49,6 +49,19 @@ def keras_lstm_classifier():
     ])
 
 
+def torch_lstm_classifier():
+    """L07's layers in PyTorch (embedding, two stacked LSTMs, dense head), for
+    counting only: ``nn.LSTM`` returns a tuple, so this is a ``ModuleList``,
+    not a runnable ``Sequential``."""
+    from torch import nn
+
+    return nn.ModuleList([
+        nn.Embedding(10000, 128),
+        nn.LSTM(128, 256, num_layers=2, batch_first=True),
+        nn.Linear(256, 100), nn.Linear(100, 1),
+    ])
+
+
 def keras_mlp_784():
     """L11: 784-64-64-10."""
     import keras

@@ -1,9 +1,13 @@
 """Parameter counting by formula, and FLOP estimates for training.
 
 Chapter 1 checks every formula here against ``sum(p.numel())`` in PyTorch and
-``count_params()`` in Keras. Counts include biases.
+``count_params()`` in Keras. Counts include biases. The FLOP helpers give the
+rule of thumb C ~ 6 N T, measure it with PyTorch's FLOP counter, and turn a
+FLOP budget into accelerator-hours or a compute-optimal model size.
 """
 from __future__ import annotations
+
+import math
 
 
 def _positive(**values) -> None:
@@ -22,6 +26,22 @@ def conv2d(kernel: int, c_in: int, c_out: int, bias: bool = True) -> int:
     """A 2-D convolution with a square kernel: ``(kernel^2 * c_in + 1) * c_out``."""
     _positive(kernel=kernel, c_in=c_in, c_out=c_out)
     return (kernel * kernel * c_in + (1 if bias else 0)) * c_out
+
+
+def conv2d_output_size(size: int, kernel: int, stride: int = 1, padding: int = 0) -> int:
+    """Side length after a convolution: ``floor((size + 2 padding - kernel) / stride) + 1``."""
+    _positive(size=size, kernel=kernel, stride=stride)
+    if not isinstance(padding, int) or padding < 0:
+        raise ValueError(f"padding must be a non-negative int, got {padding!r}")
+    out = (size + 2 * padding - kernel) // stride + 1
+    if out < 1:
+        raise ValueError(f"a {kernel}x{kernel} kernel does not fit a {size}x{size} input with padding {padding}")
+    return out
+
+
+def pool_output_size(size: int, window: int = 2, stride: int | None = None) -> int:
+    """Side length after max or average pooling without padding (stride defaults to the window)."""
+    return conv2d_output_size(size, window, window if stride is None else stride)
 
 
 def embedding(vocab: int, dim: int) -> int:
@@ -106,3 +126,35 @@ def gpu_hours(flops: float, peak_flops_per_s: float, utilization: float) -> floa
     if flops <= 0 or peak_flops_per_s <= 0:
         raise ValueError("flops and peak_flops_per_s must be positive")
     return flops / (peak_flops_per_s * utilization) / 3600.0
+
+
+def compute_optimal(flops: float, tokens_per_parameter: float = 20.0) -> tuple[float, float]:
+    """Model size N and training tokens T that spend ``flops`` with T = r N.
+
+    From C = 6 N T and T = r N: N = sqrt(C / (6 r)). ``r = 20`` is the
+    compute-optimal ratio Hoffmann et al. (2022) found for their setting.
+    """
+    if flops <= 0 or tokens_per_parameter <= 0:
+        raise ValueError("flops and tokens_per_parameter must be positive")
+    n = math.sqrt(flops / (6.0 * tokens_per_parameter))
+    return n, tokens_per_parameter * n
+
+
+def measured_training_flops(model, inputs) -> tuple[int, int]:
+    """(forward, backward) FLOPs of one training step, counted by PyTorch.
+
+    Uses ``torch.utils.flop_counter.FlopCounterMode``, which counts matrix
+    multiplications and convolutions (2 FLOPs per multiply-add) but not
+    element-wise work such as bias additions or activations. The loss is the
+    sum of the outputs; parameter gradients are cleared afterwards.
+    """
+    from torch.utils.flop_counter import FlopCounterMode
+
+    with FlopCounterMode(display=False) as counter:
+        loss = model(inputs).sum()
+    forward = counter.get_total_flops()
+    with FlopCounterMode(display=False) as counter:
+        loss.backward()
+    backward = counter.get_total_flops()
+    model.zero_grad(set_to_none=True)
+    return forward, backward

@@ -24,8 +24,8 @@ def test_describe_devices_names_both_frameworks():
 
 
 def test_setup_prints_the_device_line(capsys):
-    line = book.setup(3)
-    assert capsys.readouterr().out.strip() == line
+    assert book.setup(3) is None
+    assert capsys.readouterr().out.strip() == describe_devices()
 
 
 def test_seed_repeats_every_library():
