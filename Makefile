@@ -44,5 +44,39 @@ execute: $(STAMP)
 lab: $(STAMP)
 	$(BIN)/jupyter lab
 
+# Auto-graded exercises (otter-grader; see chapters/teaching.md). `assignments` builds
+# _build/assignments/<chapter>/{student,autograder} and fails if a reference solution fails
+# its tests. `grade` writes $(OUT)/grades.csv; AUTOGRADER= takes a private master notebook,
+# autograder zip or folder; GRADE_OPTS= passes --timeout, --cell-timeout, --memory, --workers.
+assignments: $(STAMP)
+	$(BIN)/python -m book.grading assign --out _build/assignments
+
+grade: $(STAMP)
+	@if [ -z "$(ASSIGNMENT)" ] || [ -z "$(SUBMISSIONS)" ]; then \
+	  echo "usage: make grade ASSIGNMENT=02-linear-models SUBMISSIONS=<folder> [OUT=<folder>] [AUTOGRADER=<private master, zip or folder>]"; \
+	  exit 2; \
+	fi
+	$(BIN)/python -m book.grading grade --assignment "$(ASSIGNMENT)" --submissions "$(SUBMISSIONS)" \
+	  --out "$(or $(OUT),_build/grades/$(ASSIGNMENT))" $(if $(AUTOGRADER),--autograder "$(AUTOGRADER)") $(GRADE_OPTS)
+
+# Printable edition, _build/latex/book.pdf, via XeLaTeX (not part of `make test`).
+PDF_DEBS := texlive-xetex texlive-latex-extra texlive-lang-chinese texlive-fonts-recommended fonts-freefont-otf fonts-noto-cjk latexmk
+pdf: $(STAMP)
+	@missing=""; \
+	for tool in xelatex latexmk kpsewhich fc-list; do command -v $$tool >/dev/null 2>&1 || missing="$$missing $$tool"; done; \
+	if [ -z "$$missing" ]; then \
+	  for sty in xeCJK.sty fncychap.sty; do kpsewhich $$sty >/dev/null || missing="$$missing $$sty"; done; \
+	  fc-list | grep -q "Noto Serif CJK SC" || missing="$$missing Noto-Serif-CJK-font"; \
+	  fc-list | grep -q "FreeSerif" || missing="$$missing FreeSerif-font"; \
+	fi; \
+	if [ -n "$$missing" ]; then \
+	  echo "error: make pdf needs XeLaTeX with xeCJK, latexmk and the Noto CJK and FreeFont fonts (missing:$$missing)."; \
+	  echo "  On Debian/Ubuntu: sudo apt-get install --no-install-recommends $(PDF_DEBS)"; \
+	  echo "  (about 200 MB to download, 600 MB installed)"; \
+	  exit 1; \
+	fi
+	$(BIN)/jupyter-book build . --builder pdflatex --keep-going --quiet
+	@echo "PDF built: $(CURDIR)/_build/latex/book.pdf"
+
 clean:
 	rm -rf _build
