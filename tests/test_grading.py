@@ -1,0 +1,504 @@
+"""Auto-graded exercises: `otter assign`, the grading runner and the kernel guard (book/grading).
+
+The assignments are built once per session into a temporary folder, and the
+submissions below are graded with the same code `make grade` runs: the reference
+solutions, the untouched student notebooks, and a fixed set of bad submissions
+(generated here from the chapter 2 notebooks, never stored under exercises/,
+where nbval would execute them).
+"""
+from __future__ import annotations
+
+import copy
+import csv
+import html
+import json
+import os
+import re
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from book.grading import runner
+from book.grading.assign import build_all, find_leaks, masters, secret_lines
+
+ROOT = Path(__file__).resolve().parent.parent
+SITE = Path(os.environ.get("BOOK_HTML", ROOT / "_build" / "html"))
+MASTERS = masters()
+CH02 = "02-linear-models"
+FULL = {"02-linear-models": 9, "03-backpropagation": 11, "04-making-training-work": 9}
+
+# Small limits keep the bad submissions cheap; the defaults are larger.
+CELL_TIMEOUT = 4.0
+WALL_TIMEOUT = 45.0
+
+pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="the grading runner's limits use Linux APIs")
+
+
+# --------------------------------------------------------------------------- #
+# Building the assignments
+# --------------------------------------------------------------------------- #
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    """{chapter: folder} with student/ and autograder/, built once for this module.
+
+    Otter's own run of the tests on the solutions is skipped here: the
+    reference solutions are graded below, with the real runner, anyway.
+    """
+    out = tmp_path_factory.mktemp("assignments")
+    return build_all(out, run_tests=False, progress=None)
+
+
+def test_every_chapter_has_a_master_notebook():
+    assert sorted(MASTERS) == sorted(FULL)
+
+
+def test_assignments_are_built(built):
+    for chapter, folder in built.items():
+        name = MASTERS[chapter].name
+        assert (folder / "student" / name).is_file()
+        assert (folder / "autograder" / name).is_file()
+        zip_ = runner.find_autograder_zip(folder / "autograder")
+        questions = runner.read_questions(zip_)
+        assert [q.name for q in questions] == ["q1", "q2", "q3", "q4", "q5"], chapter
+        assert sum(q.points for q in questions) == FULL[chapter]
+        assert not (folder / "student" / "tests").exists(), "a tests/ folder next to the notebook breaks grader.check"
+
+
+def test_assignment_config_has_no_pdf_no_export_cell():
+    for master in MASTERS.values():
+        config = nbformat.read(master, as_version=4).cells[0].source
+        assert config.startswith("# ASSIGNMENT CONFIG")
+        assert "export_cell: false" in config and re.search(r"generate:\s*\n\s+pdf: false", config)
+
+
+def test_exercise_notebooks_use_numpy_only():
+    for master in MASTERS.values():
+        code = "\n".join(c.source for c in nbformat.read(master, as_version=4).cells if c.cell_type == "code")
+        imports = set(re.findall(r"^\s*(?:import|from)\s+(\w+)", code, re.M))
+        assert imports <= {"numpy", "math"}, f"{master.name} imports {imports}"
+
+
+def test_student_folders_hold_no_solutions_or_hidden_tests(built):
+    for chapter, folder in built.items():
+        secrets = secret_lines(MASTERS[chapter])
+        assert len(secrets) > 20, "the leak check would be vacuous"
+        assert not find_leaks(MASTERS[chapter], folder / "student"), chapter
+        # The check does find them where they belong: the autograder notebook has the hidden tests.
+        found = find_leaks(MASTERS[chapter], folder / "autograder")
+        hidden_defs = [s for s in secrets if s.startswith("def test_") and "hidden" in s]
+        assert len(hidden_defs) == 5 and set(hidden_defs) <= set(found), chapter
+        student = (folder / "student" / MASTERS[chapter].name).read_text(encoding="utf-8")
+        assert "hidden: true" not in student and "BEGIN SOLUTION" not in student
+
+
+def test_built_html_has_no_solutions_or_hidden_tests():
+    pages = list(SITE.rglob("*.html")) if SITE.is_dir() else []
+    if not pages:
+        pytest.skip(f"no built book at {SITE}")
+    text = "\n".join(html.unescape(re.sub(r"<[^>]+>", "", p.read_text(encoding="utf-8"))) for p in pages)
+    text = re.sub(r"[ \t]+", " ", text)
+    lines = {ln.strip() for ln in text.splitlines()}  # whole lines: `return total` occurs inside others
+    # A line the chapters or the book's package show themselves (a generic
+    # `with np.errstate(...)`, `return total`) is no leak.
+    shown = set()
+    for source in [*(ROOT / "chapters").rglob("*"), *(ROOT / "book").rglob("*.py")]:
+        if source.suffix == ".ipynb":
+            shown.update(ln.strip() for c in _read(source).cells for ln in c.source.splitlines())
+        elif source.suffix in (".md", ".py"):
+            shown.update(ln.strip() for ln in source.read_text(encoding="utf-8").splitlines())
+    for chapter, master in MASTERS.items():
+        secrets = [s for s in secret_lines(master) if s not in shown]
+        assert len(secrets) > 20
+        leaks = [s for s in secrets if re.sub(r"[ \t]+", " ", s) in lines]
+        assert not leaks, f"{chapter}: solution or hidden-test lines in the built HTML: {leaks[:3]}"
+    assert "BEGIN SOLUTION" not in text and "BEGIN TESTS" not in text
+
+
+def test_a_failing_reference_solution_fails_the_build(tmp_path, capsys):
+    """`otter assign` runs the tests on the solutions; a failure must stop `make assignments`."""
+    master = tmp_path / "broken.ipynb"
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbformat.v4.new_raw_cell("# ASSIGNMENT CONFIG\nname: broken\nexport_cell: false\ngenerate:\n  pdf: false\n"
+                                 "tests:\n  ok_format: false"),
+        nbformat.v4.new_raw_cell("# BEGIN QUESTION\nname: q1\npoints: 1"),
+        nbformat.v4.new_raw_cell("# BEGIN SOLUTION"),
+        nbformat.v4.new_code_cell("def double(x):\n    # BEGIN SOLUTION\n    return 3 * x\n    # END SOLUTION"),
+        nbformat.v4.new_raw_cell("# END SOLUTION"),
+        nbformat.v4.new_raw_cell("# BEGIN TESTS"),
+        nbformat.v4.new_code_cell("def test_double(double):\n    assert double(2) == 4\n"),
+        nbformat.v4.new_raw_cell("# END TESTS"),
+        nbformat.v4.new_raw_cell("# END QUESTION"),
+    ]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, master)
+    from book.grading.__main__ import main
+
+    assert main(["assign", str(master), "--out", str(tmp_path / "out")]) == 1  # `make assignments` fails
+    err = capsys.readouterr().err
+    assert "otter assign broken.ipynb exited with status 1" in err and "Some autograder tests failed" in err
+
+
+# --------------------------------------------------------------------------- #
+# Test design: the verdict does not depend on NumPy's comparison functions
+# --------------------------------------------------------------------------- #
+TAMPER_SCRIPT = r'''
+import json, sys
+sys.modules["rfc3987_syntax"] = None  # a slow optional import of jsonschema, not needed here
+import nbformat
+import numpy as np
+
+def cells(path):
+    """(solution code, [test cells]) of a master notebook, in order."""
+    code, tests, in_tests = [], [], False
+    for c in nbformat.read(path, as_version=4).cells:
+        first = c.source.strip().splitlines()[0] if c.source.strip() else ""
+        if c.cell_type == "raw":
+            in_tests = {"# BEGIN TESTS": True, "# END TESTS": False}.get(first, in_tests)
+        elif c.cell_type == "code":
+            (tests if in_tests else code).append(c.source)
+    return code, tests
+
+NUMPY_VERDICTS = ["allclose", "isclose", "array_equal", "array_equiv"]
+TESTING = ["assert_allclose", "assert_array_equal", "assert_array_almost_equal", "assert_equal",
+           "assert_almost_equal", "assert_array_less"]
+
+def booby_trap():
+    def trap(*a, **k):
+        raise AssertionError("a test asked NumPy for its verdict")
+    for name in NUMPY_VERDICTS:
+        setattr(np, name, trap)
+    for name in TESTING:
+        setattr(np.testing, name, trap)
+
+def cheat():
+    for name in NUMPY_VERDICTS:
+        setattr(np, name, lambda *a, **k: True)
+    for name in TESTING:
+        setattr(np.testing, name, lambda *a, **k: None)
+
+report = {}
+mode = sys.argv[1]
+for path in sys.argv[2:]:
+    code, tests = cells(path)
+    env = {}
+    for src in code:
+        exec(compile(src, path, "exec"), env)
+    if mode == "trap":
+        booby_trap()
+        failures = []
+        for src in tests:
+            try:
+                exec(compile(src, path, "exec"), dict(env))
+            except AssertionError as e:
+                failures.append(str(e))
+        report[path] = failures
+    else:  # wrong-by-1% answers for chapter 2, with NumPy's comparisons patched to always agree
+        real = {k: env[k] for k in ("mse_loss_and_grad", "softmax", "softmax_cross_entropy")}
+        def scaled(f):
+            def g(*a):
+                out = f(*a)
+                return tuple(o * 1.01 for o in out) if isinstance(out, tuple) else out * 1.01
+            return g
+        wrong = dict(env)
+        wrong.update({k: scaled(f) for k, f in real.items()})
+        wrong["q4_initial_loss"] = env["q4_initial_loss"] * 1.01
+        wrong["q4_grad_true"] = env["q4_grad_true"] * 1.01
+        wrong["q4_grad_other"] = env["q4_grad_other"] * 1.01
+        wrong["q5_steps"] = {lr: (s + 5 if s else 7) for lr, s in env["q5_steps"].items()}
+        X = np.array([[1.0, 2.0], [3.0, -1.0]])
+        cheat()
+        naive_fooled = bool(np.allclose(wrong["softmax"](X), real["softmax"](X)))
+        results = {}
+        for src in tests:
+            name = src.split("def ", 1)[1].split("(", 1)[0]
+            try:
+                exec(compile(src, path, "exec"), dict(wrong))
+                results[name] = "passed"
+            except AssertionError as e:
+                results[name] = "failed: " + str(e)[:80]
+        report[path] = {"naive_fooled": naive_fooled, "results": results}
+print(json.dumps(report))
+'''
+
+
+def _run_tamper_script(mode: str, paths: list[Path]) -> dict:
+    proc = subprocess.run([sys.executable, "-c", TAMPER_SCRIPT, mode, *map(str, paths)],
+                          capture_output=True, text=True, timeout=300, env={**os.environ, "OPENBLAS_NUM_THREADS": "1"})
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def test_tests_never_ask_numpy_for_the_verdict():
+    """Every public and hidden test passes on the reference solution with NumPy's comparisons booby-trapped."""
+    report = _run_tamper_script("trap", list(MASTERS.values()))
+    for path, failures in report.items():
+        assert not failures, f"{Path(path).name}: {failures}"
+
+
+def test_patched_numpy_comparisons_do_not_rescue_wrong_answers():
+    """Answers 1% off, np.allclose & co. patched to agree: a naive test is fooled, ours are not."""
+    report = _run_tamper_script("cheat", [MASTERS[CH02]])[str(MASTERS[CH02])]
+    assert report["naive_fooled"], "the patch should fool a naive np.allclose check"
+    results = report["results"]
+    hidden = {k: v for k, v in results.items() if "hidden" in k}
+    assert len(hidden) == 5
+    assert all(v.startswith("failed") for v in hidden.values()), hidden
+
+
+# --------------------------------------------------------------------------- #
+# Grading
+# --------------------------------------------------------------------------- #
+def _read(path: Path):
+    return nbformat.read(path, as_version=4)
+
+
+def _find(nb, start: str) -> int:
+    for i, c in enumerate(nb.cells):
+        if c.cell_type == "code" and c.source.lstrip().startswith(start):
+            return i
+    raise LookupError(start)
+
+
+def _insert_after(nb, start: str, source: str):
+    nb = copy.deepcopy(nb)
+    nb.cells.insert(_find(nb, start) + 1, nbformat.v4.new_code_cell(textwrap.dedent(source).strip()))
+    return nb
+
+
+def _replace(nb, start: str, source: str):
+    nb = copy.deepcopy(nb)
+    nb.cells[_find(nb, start)].source = textwrap.dedent(source).strip()
+    return nb
+
+
+def _bad_submissions(ref, student) -> dict:
+    """name -> notebook (or raw text); generated from the chapter 2 reference and student notebooks."""
+    imports = "import numpy as np"
+    subs = {
+        "exception": _replace(ref, "def mse_loss_and_grad", """
+            def mse_loss_and_grad(X, y, w, b):
+                raise ValueError("not done yet")
+            """),
+        "while-true": _insert_after(ref, imports, "while True:\n    pass"),
+        "swallows-interrupt": _insert_after(ref, imports, """
+            while True:
+                try:
+                    while True:
+                        pass
+                except:  # catches KeyboardInterrupt, and the grader's timeout, every time
+                    pass
+            """),
+        "blocks-the-timer": _insert_after(ref, imports, """
+            import signal, time
+            signal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGALRM])  # the per-cell timer never fires
+            time.sleep(10_000)
+            """),
+        "loops-in-tests": _replace(ref, "def softmax(", """
+            def softmax(Z):  # never returns, and swallows every exception
+                while True:
+                    try:
+                        while True:
+                            pass
+                    except:
+                        pass
+            """),
+        "nan": _replace(ref, "def softmax(", """
+            def softmax(Z):
+                e = np.exp(Z)
+                return e / e.sum(axis=1, keepdims=True)
+            """),
+        "wrong-shape": _replace(ref, "def softmax_cross_entropy", """
+            def softmax_cross_entropy(Z, y):
+                N = Z.shape[0]
+                P = np.exp(Z - Z.max(axis=1, keepdims=True))
+                P /= P.sum(axis=1, keepdims=True)
+                loss = float(-np.log(P[np.arange(N), y]).mean())
+                P[np.arange(N), y] -= 1
+                return loss, P.T / N
+            """),
+        "os-exit": _insert_after(ref, "def softmax(", "import os\nos._exit(1)"),
+        "huge-allocation": _insert_after(ref, imports, "big = np.zeros((30000, 30000))  # 7.2 GB"),
+        "invalid-json": '{"cells": [{"cell_type": "code", "source": "x = 1"',
+        "deleted-check": copy.deepcopy(ref),
+        "patched-allclose": _insert_after(_replace(student, 'grader.check("q1")', """
+            import builtins
+            builtins.abs = lambda x: 0.0  # patched in the very cell that runs the check
+            grader.check("q1")
+            """), imports, """
+            np.allclose = lambda *args, **kwargs: True
+            np.isclose = lambda a, b, *args, **kwargs: np.ones(np.shape(a), dtype=bool)
+            np.testing.assert_allclose = lambda *args, **kwargs: None
+
+            def mse_loss_and_grad(X, y, w, b):
+                return 0.0, np.zeros(X.shape[1]), 0.0
+            """),
+    }
+    nb = subs["deleted-check"]
+    del nb.cells[_find(nb, 'grader.check("q2")')]
+    return subs
+
+
+EXPECTED = {
+    # name: (status, total points or None for "not checked", words the reason must contain)
+    "exception": ("error", 5, ["ValueError: not done yet", "q1:"]),
+    "while-true": ("timeout", 9, ["ran past the 4 s cell limit", "`while True:`"]),
+    "swallows-interrupt": ("timeout", 9, ["ran past the 4 s cell limit"]),
+    "blocks-the-timer": ("timeout", 0, ["killed after the 45 s limit", "`import signal, time`"]),
+    "loops-in-tests": ("timeout", 7, ["a test ran past the 4 s cell limit", "q2: CellTimeout"]),
+    "nan": ("ok", 7, ["q2:", "NaN"]),
+    "wrong-shape": ("ok", 7, ["q3:", "should have shape (2, 4), got (4, 2)"]),
+    "os-exit": ("error", 0, ["kernel died", "`import os`"]),
+    "huge-allocation": ("error", 9, ["MemoryError"]),
+    "invalid-json": ("error", 0, ["not a valid notebook"]),
+    "deleted-check": ("ok", 9, ["no grader.check cell for q2"]),
+    "renamed": ("ok", 9, ["renamed", "my homework (final).ipynb"]),
+    "patched-allclose": (None, 0, ["tampering", "numpy.allclose", "builtins.abs"]),
+}
+
+
+def _grade(chapter, folder: Path, subs: dict, tmp: Path, **limits) -> dict[str, dict]:
+    sub_dir = tmp / f"submissions-{chapter}"
+    sub_dir.mkdir()
+    for name, nb in subs.items():
+        if name == "renamed":
+            (sub_dir / name).mkdir()
+            nbformat.write(nb, sub_dir / name / "my homework (final).ipynb")
+        elif isinstance(nb, str):
+            (sub_dir / f"{name}.ipynb").write_text(nb, encoding="utf-8")
+        else:
+            nbformat.write(nb, sub_dir / f"{name}.ipynb")
+    out = tmp / f"grades-{chapter}"
+    runner.grade_folder(runner.find_autograder_zip(folder / "autograder"), sub_dir, out,
+                        workers=2, timeout=limits.get("timeout", WALL_TIMEOUT), cell_timeout=CELL_TIMEOUT)
+    with open(out / "grades.csv", newline="", encoding="utf-8") as f:
+        return {row["student"]: row for row in csv.DictReader(f)}
+
+
+@pytest.fixture(scope="module")
+def grades(built, tmp_path_factory):
+    """{chapter: {student: CSV row}}: references and untouched notebooks of every chapter, bad ones for ch02."""
+    tmp = tmp_path_factory.mktemp("grading")
+    result = {}
+    for chapter, folder in built.items():
+        name = MASTERS[chapter].name
+        ref, student = _read(folder / "autograder" / name), _read(folder / "student" / name)
+        subs = {"reference": ref, "untouched": student}
+        if chapter == CH02:
+            subs.update(_bad_submissions(ref, student))
+            subs["renamed"] = ref
+        result[chapter] = _grade(chapter, folder, subs, tmp)
+    return result
+
+
+@pytest.mark.parametrize("chapter", sorted(FULL))
+def test_reference_solution_scores_full_marks(grades, chapter):
+    row = grades[chapter]["reference"]
+    assert (row["status"], row["reason"]) == ("ok", "")
+    assert float(row["total"]) == FULL[chapter]
+    assert all(float(row[f"q{i}"]) > 0 for i in range(1, 6))
+
+
+@pytest.mark.parametrize("chapter", sorted(FULL))
+def test_untouched_student_notebook_scores_zero(grades, chapter):
+    row = grades[chapter]["untouched"]
+    assert float(row["total"]) == 0
+    assert row["status"] in ("ok", "error"), row
+    assert "q1:" in row["reason"]
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_bad_submission_gets_a_clear_row(grades, name):
+    row = grades[CH02][name]
+    status, total, words = EXPECTED[name]
+    if status is not None:
+        assert row["status"] == status, row
+    if total is not None:
+        assert float(row["total"]) == total, row
+    for word in words:
+        assert word in row["reason"], (word, row["reason"])
+
+
+def test_patched_allclose_scores_nothing_for_the_patched_answer(grades):
+    row = grades[CH02]["patched-allclose"]
+    assert float(row["q1"]) == 0 and "q1:" in row["reason"]
+
+
+def test_one_row_per_submission_and_stable_columns(grades):
+    rows = grades[CH02]
+    assert set(rows) == {"reference", "untouched", *EXPECTED}
+    assert list(next(iter(rows.values()))) == ["student", "q1", "q2", "q3", "q4", "q5", "total", "status", "reason"]
+    for row in rows.values():
+        assert row["status"] in runner.STATUSES
+        assert sum(float(row[f"q{i}"]) for i in range(1, 6)) == pytest.approx(float(row["total"]))
+        assert len(row["reason"]) <= runner.REASON_CHARS
+
+
+def test_no_kernel_outlives_its_submission(grades):
+    """The kill sweep found nothing left: no process carries a grading token any more."""
+    left = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if b"BOOK_GRADING_TOKEN=" in (entry / "environ").read_bytes():
+                    left.append(entry.name)
+            except OSError:
+                pass
+    assert not left, f"grading processes still running: {left}"
+
+
+# --------------------------------------------------------------------------- #
+# Smaller pieces
+# --------------------------------------------------------------------------- #
+def test_find_submissions_names_students_by_file_or_folder(tmp_path):
+    (tmp_path / "alice.ipynb").write_text("{}")
+    (tmp_path / "bob").mkdir()
+    (tmp_path / "bob" / "whatever.ipynb").write_text("{}")
+    (tmp_path / "carol").mkdir()
+    (tmp_path / "dave").mkdir()
+    (tmp_path / "dave" / "a.ipynb").write_text("{}")
+    (tmp_path / "dave" / "b.ipynb").write_text("{}")
+    (tmp_path / "notes.txt").write_text("not a submission")
+    found = {s: (p.name if p else None, problem) for s, p, problem in runner.find_submissions(tmp_path)}
+    assert found["alice"] == ("alice.ipynb", "")
+    assert found["bob"] == ("whatever.ipynb", "")
+    assert found["carol"][0] is None and "no .ipynb" in found["carol"][1]
+    assert found["dave"][0] is None and "more than one notebook" in found["dave"][1]
+    assert set(found) == {"alice", "bob", "carol", "dave"}
+
+
+def test_guard_interrupts_a_loop_that_swallows_every_exception():
+    """The kernel guard in a plain IPython shell: the loop ends, the next cell runs, the patch is undone."""
+    script = textwrap.dedent(r'''
+        import json, os, sys, tempfile, time
+        from IPython.testing.globalipapp import start_ipython
+        os.environ["BOOK_GRADING_CELL_TIMEOUT"] = "1"
+        events = os.path.join(tempfile.mkdtemp(), "events.jsonl")
+        os.environ["BOOK_GRADING_EVENTS"] = events
+        sys.path.insert(0, sys.argv[1])
+        import book_cell_guard
+        shell = start_ipython()
+        book_cell_guard.load_ipython_extension(shell)
+        start = time.monotonic()
+        r1 = shell.run_cell("while True:\n    try:\n        while True:\n            pass\n    except:\n        pass")
+        took = time.monotonic() - start
+        r2 = shell.run_cell("import numpy as np\nnp.allclose = lambda *a, **k: True")
+        import numpy as np
+        r3 = shell.run_cell("x = 1 + 1")
+        print(json.dumps({"error": type(r1.error_in_exec).__name__, "took": took,
+                          "restored": bool(np.allclose(1.0, 2.0)) is False,
+                          "ok_after": r3.success,
+                          "events": [json.loads(l)["event"] for l in open(events)]}))
+    ''')
+    proc = subprocess.run([sys.executable, "-c", script, str(runner.ISOLATED)], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert out["error"] == "CellTimeout"
+    assert 0.9 < out["took"] < 10
+    assert out["restored"] and out["ok_after"]
+    assert out["events"][:3] == ["start", "timeout", "end"]
+    assert "repaired" in out["events"]
