@@ -55,6 +55,7 @@ DEFAULT_MEMORY = 4 * 2**30  # bytes of address space for the grading processes
 REASON_CHARS = 400
 
 STATUSES = ("ok", "error", "timeout")
+TOKENS: list[str] = []  # every token handed to a grading process by this process (for tests)
 
 
 # --------------------------------------------------------------------------- #
@@ -453,7 +454,9 @@ def _grade_one(row, src, problem, ag_zip, questions, canonical, ipython, work_ro
             shutil.rmtree(out, ignore_errors=True)
             out.mkdir()
             events_path.unlink(missing_ok=True)
-            env = child_env(ipython, events=events_path, cell_timeout=cell_timeout, token=uuid.uuid4().hex)
+            token = uuid.uuid4().hex
+            TOKENS.append(token)
+            env = child_env(ipython, events=events_path, cell_timeout=cell_timeout, token=token)
             code, row.seconds = run_forked(
                 ["run", "--no-logo", "-a", str(ag_zip), "-o", str(out), str(notebook)],
                 cwd=work, env=env, timeout=timeout, memory=memory, log=log,
