@@ -17,6 +17,9 @@ help:
 	@echo "make test    unit tests, notebook re-execution (nbval), build and site checks"
 	@echo "make execute re-run every notebook in place (authors)"
 	@echo "make lab     open JupyterLab in the book's environment"
+	@echo "make assignments   student and autograder notebooks into _build/assignments"
+	@echo "make grade ASSIGNMENT=02-linear-models SUBMISSIONS=dir [OUT=dir]   grade a folder of submissions"
+	@echo "make pdf     printable edition via XeLaTeX (needs TeX packages; see the message)"
 
 $(STAMP): requirements.txt pyproject.toml
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "error: $(PYTHON) not found; install Python 3.11 (e.g. 'apt install python3.11 python3.11-venv' or pyenv) and re-run"; exit 1; }
