@@ -109,6 +109,11 @@ def new_page(browser, base_url):
 
         def failed(r):
             rec.pending.discard(r)
+            # Chromium cancels a late favicon fetch (net::ERR_ABORTED) when a full-page
+            # screenshot or the next navigation supersedes it; a missing favicon still
+            # fails through the HTTP-status check below.
+            if r.failure == "net::ERR_ABORTED" and "favicon" in urlsplit(r.url).path:
+                return
             if urlsplit(r.url).netloc == host:
                 rec.failed.append(f"{r.url} ({r.failure})")
 
