@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import copy
 import math
-import sys
 from typing import Callable, Iterable, Sequence
 
 import numpy as np
 import torch
 from torch import nn
-from tqdm.std import tqdm
+
+from book.training import train_loop
 
 ACTIVATIONS: dict[str, Callable[[], nn.Module]] = {
     "relu": nn.ReLU,
@@ -310,8 +310,6 @@ def fit_classifier(
     training goes on to ``epochs`` unless ``stop_early`` is true. The mini-batch
     order comes from ``seed``. The progress bar goes to standard error.
     """
-    if not isinstance(epochs, (int, np.integer)) or epochs < 1:
-        raise ValueError(f"epochs must be a positive int, got {epochs!r}")
     if early_stopping is not None and X_val is None:
         raise ValueError("early stopping needs a validation set")
     device = next(model.parameters()).device
@@ -323,13 +321,8 @@ def fit_classifier(
         yv = _as_tensor(y_val, torch.long, device)
     generator = torch.Generator().manual_seed(seed)
     track_norm = max_grad_norm is not None or record_grad_norm
-    history: dict[str, list[float]] = {"train_loss": [], "train_acc": []}
-    if track_norm:
-        history["grad_norm"] = []
-    if has_val:
-        history.update(val_loss=[], val_acc=[])
-    bar = tqdm(range(int(epochs)), desc=desc, file=sys.stderr, disable=not progress, leave=True)
-    for _epoch in bar:
+
+    def step(_epoch):
         model.train()
         order = torch.randperm(len(yt), generator=generator).to(device)
         largest = 0.0
@@ -345,21 +338,16 @@ def fit_classifier(
                 largest = math.nan if math.isnan(norm) or math.isnan(largest) else max(largest, norm)
             optimizer.step()
         train_loss, train_acc = evaluate(model, Xt, yt)
-        history["train_loss"].append(train_loss)
-        history["train_acc"].append(train_acc)
+        metrics = {"train_loss": train_loss, "train_acc": train_acc}
         if track_norm:
-            history["grad_norm"].append(largest)
-        postfix = {"loss": f"{train_loss:.4f}"}
+            metrics["grad_norm"] = largest
         if has_val:
-            val_loss, val_acc = evaluate(model, Xv, yv)
-            history["val_loss"].append(val_loss)
-            history["val_acc"].append(val_acc)
-            postfix["val_loss"] = f"{val_loss:.4f}"
+            metrics["val_loss"], metrics["val_acc"] = evaluate(model, Xv, yv)
             if early_stopping is not None:
-                early_stopping.step(val_loss, model)
-                if stop_early and early_stopping.should_stop:
-                    bar.set_postfix(postfix)
-                    break
-        bar.set_postfix(postfix)
-    bar.close()
-    return history
+                early_stopping.step(metrics["val_loss"], model)
+        return metrics
+
+    def stop():
+        return stop_early and early_stopping is not None and early_stopping.should_stop
+
+    return train_loop(step, epochs, desc=desc, progress=progress, stop=stop)

@@ -18,11 +18,14 @@ def train_loop(
     epochs: int,
     desc: str = "training",
     progress: bool = True,
+    stop: Callable[[], bool] | None = None,
 ) -> dict[str, list[float]]:
     """Call ``step(epoch)`` for each epoch and collect the metrics it returns.
 
     ``step`` runs one epoch and returns a dict such as ``{"loss": 0.3}``.
     The result maps each metric name to its list of per-epoch values.
+    ``stop``, if given, is asked after every epoch and ends training early
+    when it returns true (early stopping).
     """
     if not isinstance(epochs, (int, np.integer)) or epochs < 1:
         raise ValueError(f"epochs must be a positive int, got {epochs!r}")
@@ -33,6 +36,9 @@ def train_loop(
         for name, value in metrics.items():
             history[name].append(float(value))
         bar.set_postfix({k: f"{float(v):.4f}" for k, v in metrics.items()})
+        if stop is not None and stop():
+            break
+    bar.close()
     return dict(history)
 
 

@@ -163,6 +163,13 @@ def test_train_loop_collects_metrics():
         training.train_loop(lambda e: {}, epochs=0)
 
 
+def test_train_loop_stops_when_asked():
+    seen = []
+    hist = training.train_loop(lambda e: seen.append(e) or {"loss": e}, epochs=10, progress=False,
+                               stop=lambda: len(seen) == 3)
+    assert seen == [0, 1, 2] and hist == {"loss": [0.0, 1.0, 2.0]}
+
+
 def test_fit_torch_lowers_the_loss_on_separable_data():
     torch.manual_seed(0)
     X = torch.randn(256, 2)
