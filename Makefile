@@ -44,7 +44,7 @@ test: html
 	$(BIN)/python -m pytest
 
 execute: $(STAMP)
-	$(BIN)/python -m book.execute $(NOTEBOOKS)
+	$(BIN)/python -m tools.execute $(NOTEBOOKS)
 
 lab: $(STAMP)
 	$(BIN)/jupyter lab
@@ -54,14 +54,14 @@ lab: $(STAMP)
 # its tests. `grade` writes $(OUT)/grades.csv; AUTOGRADER= takes a private master notebook,
 # autograder zip or folder; GRADE_OPTS= passes --timeout, --cell-timeout, --memory, --workers.
 assignments: $(STAMP)
-	$(BIN)/python -m book.grading assign --out _build/assignments
+	$(BIN)/python -m tools.grading assign --out _build/assignments
 
 grade: $(STAMP)
 	@if [ -z "$(ASSIGNMENT)" ] || [ -z "$(SUBMISSIONS)" ]; then \
 	  echo "usage: make grade ASSIGNMENT=02-linear-models SUBMISSIONS=<folder> [OUT=<folder>] [AUTOGRADER=<private master, zip or folder>]"; \
 	  exit 2; \
 	fi
-	$(BIN)/python -m book.grading grade --assignment "$(ASSIGNMENT)" --submissions "$(SUBMISSIONS)" \
+	$(BIN)/python -m tools.grading grade --assignment "$(ASSIGNMENT)" --submissions "$(SUBMISSIONS)" \
 	  --out "$(or $(OUT),_build/grades/$(ASSIGNMENT))" $(if $(AUTOGRADER),--autograder "$(AUTOGRADER)") $(GRADE_OPTS)
 
 # Printable edition, _build/latex/book.pdf, via XeLaTeX (not part of `make test`).

@@ -1,4 +1,4 @@
-"""Auto-graded exercises: `otter assign`, the grading runner and the kernel guard (book/grading).
+"""Auto-graded exercises: `otter assign`, the grading runner and the kernel guard (tools/grading).
 
 The assignments are built once per session into a temporary folder, and the
 submissions below are graded with the same code `make grade` runs: the reference
@@ -22,8 +22,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from book.grading import runner
-from book.grading.assign import build_all, find_leaks, masters, secret_lines
+from tools.grading import runner
+from tools.grading.assign import build_all, find_leaks, masters, secret_lines
 
 ROOT = Path(__file__).resolve().parent.parent
 SITE = Path(os.environ.get("BOOK_HTML", ROOT / "_build" / "html"))
@@ -136,7 +136,7 @@ def test_a_failing_reference_solution_fails_the_build(tmp_path, capsys):
     ]
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nbformat.write(nb, master)
-    from book.grading.__main__ import main
+    from tools.grading.__main__ import main
 
     assert main(["assign", str(master), "--out", str(tmp_path / "out")]) == 1  # `make assignments` fails
     err = capsys.readouterr().err

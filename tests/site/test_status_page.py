@@ -2,13 +2,13 @@
 `make execute` writes from its record (chapters/_data/execution_times.json)."""
 import json
 
-from book.execute import ROOT, TABLE, TIMES, status_table
+from tools.execute import ROOT, TABLE, TIMES, status_table
 
 
 def test_status_table_matches_the_execution_record():
     record = json.loads(TIMES.read_text(encoding="utf-8"))
     assert TABLE.read_text(encoding="utf-8") == status_table(record), (
-        f"{TABLE.relative_to(ROOT)} is out of date with {TIMES.name}: run `.venv/bin/python -m book.execute --status`"
+        f"{TABLE.relative_to(ROOT)} is out of date with {TIMES.name}: run `.venv/bin/python -m tools.execute --status`"
     )
 
 

@@ -1,13 +1,13 @@
 """Auto-graded exercises with Otter-Grader: build the assignments, grade the submissions.
 
-``make assignments`` and ``make grade`` run ``python -m book.grading``:
+``make assignments`` and ``make grade`` run ``python -m tools.grading``:
 
-- :mod:`book.grading.assign` runs ``otter assign`` on the master notebooks in
+- :mod:`tools.grading.assign` runs ``otter assign`` on the master notebooks in
   ``exercises/`` and checks that no solution or hidden test reaches the student version;
-- :mod:`book.grading.runner` grades a folder of submissions with ``otter run``, one
+- :mod:`tools.grading.runner` grades a folder of submissions with ``otter run``, one
   process per student, under a wall-clock limit, a memory cap and a per-cell timeout,
   and writes ``grades.csv``;
-- ``book/grading/_isolated/`` holds what runs inside those processes and their Jupyter
+- ``tools/grading/_isolated/`` holds what runs inside those processes and their Jupyter
   kernels (the kernel guard ``book_cell_guard``, the Otter entry point ``otter_child``).
   Those files are imported by path, never through this package, which imports torch.
 

@@ -169,7 +169,7 @@ def run_forked(args: list[str], *, cwd: Path, env: dict, timeout: float, memory:
     Same limits: its own session, ``RLIMIT_AS``, a wall-clock limit after which the
     whole process group and every process carrying the submission's token are killed.
     (As with any ``multiprocessing`` start method but fork, the caller's main module
-    must be importable: run through ``python -m book.grading``, pytest or a script.)
+    must be importable: run through ``python -m tools.grading``, pytest or a script.)
     """
     ctx = _forkserver_context()
     import otter_child  # light: the heavy imports happened in the fork server

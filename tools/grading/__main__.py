@@ -1,7 +1,7 @@
 """Command line for ``make assignments`` and ``make grade``.
 
-    python -m book.grading assign [--out DIR] [--no-run-tests] [CHAPTER ...]
-    python -m book.grading grade --assignment CHAPTER --submissions DIR [--out DIR]
+    python -m tools.grading assign [--out DIR] [--no-run-tests] [CHAPTER ...]
+    python -m tools.grading grade --assignment CHAPTER --submissions DIR [--out DIR]
                                  [--autograder ZIP|DIR|MASTER.ipynb] [--workers 2]
                                  [--timeout 180] [--cell-timeout 30] [--memory 4G]
 """
@@ -13,8 +13,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from book.grading.assign import DEFAULT_OUT, ROOT, AssignError, assign, build_all, masters, resolve_chapter
-from book.grading.runner import (
+from tools.grading.assign import DEFAULT_OUT, ROOT, AssignError, assign, build_all, masters, resolve_chapter
+from tools.grading.runner import (
     DEFAULT_CELL_TIMEOUT,
     DEFAULT_MEMORY,
     DEFAULT_TIMEOUT,
@@ -97,7 +97,7 @@ def cmd_grade(args) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m book.grading", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m tools.grading", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
 
     a = sub.add_parser("assign", help="build student and autograder notebooks with otter assign")

@@ -1,4 +1,4 @@
-"""IPython extension loaded into every grading kernel by ``book.grading``.
+"""IPython extension loaded into every grading kernel by ``tools.grading``.
 
 It does three things, all from IPython's ``pre_run_cell``/``post_run_cell`` hooks:
 

@@ -16,7 +16,7 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from book.grading.runner import child_env, find_autograder_zip, ipython_dir, run_child
+from tools.grading.runner import child_env, find_autograder_zip, ipython_dir, run_child
 
 ROOT = Path(__file__).resolve().parents[2]
 EXERCISES = ROOT / "exercises"
