@@ -10,11 +10,13 @@ export JUPYTER_PATH := $(CURDIR)/$(VENV)/share/jupyter
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 unexport MPLBACKEND
 
-.PHONY: book html test unit notebooks execute lab assignments grade pdf clean help
+.PHONY: book html test test-fast test-gpu execute lab assignments grade pdf clean help
 
 help:
 	@echo "make book    build the HTML book into _build/html (sets up .venv first)"
-	@echo "make test    unit tests, notebook re-execution (nbval), build and site checks"
+	@echo "make test    unit tests, notebook re-execution (nbval), build and site checks (what CI runs)"
+	@echo "make test-fast  unit tests only (pytest -m unit), under a minute"
+	@echo "make test-gpu   every notebook and the book.nn-vs-torch tests on the first CUDA device"
 	@echo "make execute re-run every notebook in place (authors)"
 	@echo "make lab     open JupyterLab in the book's environment"
 	@echo "make assignments   student and autograder notebooks into _build/assignments"
@@ -42,6 +44,14 @@ book: html
 
 test: html
 	$(BIN)/python -m pytest
+
+# Tiers are pytest markers set in conftest.py: unit, notebooks, site, grading.
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -m unit tests
+
+# Needs a CUDA build of torch; without a CUDA device it says so and exits 0.
+test-gpu: $(STAMP)
+	$(BIN)/python -m tools.gpu_check
 
 execute: $(STAMP)
 	$(BIN)/python -m tools.execute $(NOTEBOOKS)

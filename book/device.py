@@ -2,14 +2,15 @@
 
 Code in the book is device-agnostic: it asks :func:`torch_device` for a device
 and moves tensors there. TensorFlow places operations on a GPU by itself.
+torch is imported when a function is called, so ``import book`` stays light.
 """
 from __future__ import annotations
 
-import torch
 
+def torch_device():
+    """Return CUDA if available, then Apple MPS, else the CPU, as a ``torch.device``."""
+    import torch
 
-def torch_device() -> torch.device:
-    """Return CUDA if available, then Apple MPS, else the CPU."""
     if torch.cuda.is_available():
         return torch.device("cuda")
     mps = getattr(torch.backends, "mps", None)
@@ -35,6 +36,8 @@ def describe_devices() -> str:
     The line starts with ``Devices:`` so that the notebook tests can treat it
     as machine-dependent output.
     """
+    import torch
+
     dev = torch_device()
     name = dev.type
     if dev.type == "cuda":

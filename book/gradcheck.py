@@ -9,6 +9,8 @@ from typing import Callable
 
 import numpy as np
 
+from book.checks import positive
+
 
 def numerical_gradient(f: Callable[[np.ndarray], float], x: np.ndarray, eps: float = 1e-6) -> np.ndarray:
     """Central-difference estimate of the gradient of scalar ``f`` at ``x``.
@@ -20,8 +22,7 @@ def numerical_gradient(f: Callable[[np.ndarray], float], x: np.ndarray, eps: flo
     x = np.asarray(x)
     if not np.issubdtype(x.dtype, np.floating):
         raise ValueError(f"numerical_gradient needs a floating-point array, got dtype {x.dtype}")
-    if eps <= 0:
-        raise ValueError(f"eps must be positive, got {eps}")
+    eps = positive(eps, "eps", owner="numerical_gradient")
     grad = np.zeros_like(x, dtype=np.float64)
     it = np.nditer(x, flags=["multi_index"], op_flags=["readwrite"])
     for _ in it:

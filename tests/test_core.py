@@ -170,22 +170,21 @@ def test_train_loop_stops_when_asked():
     assert seen == [0, 1, 2] and hist == {"loss": [0.0, 1.0, 2.0]}
 
 
-def test_fit_torch_lowers_the_loss_on_separable_data():
+def test_fit_lowers_the_loss_on_a_data_loader():
     torch.manual_seed(0)
     X = torch.randn(256, 2)
     y = (X[:, 0] + X[:, 1] > 0).long()
     loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(X, y), batch_size=32, shuffle=True)
     model = torch.nn.Linear(2, 2)
     opt = torch.optim.SGD(model.parameters(), lr=0.5)
-    hist = training.fit_torch(model, loader, torch.nn.CrossEntropyLoss(), opt, 5, torch.device("cpu"),
-                              val_loader=loader, progress=False)
+    hist = training.fit(model, loader, opt, 5, loss_fn=torch.nn.CrossEntropyLoss(), val=loader, progress=False)
     assert hist["loss"][-1] < hist["loss"][0]
     assert hist["val_acc"][-1] > 0.9
 
 
 def test_show_source_displays_the_real_code():
     md = source.show_source(gradcheck.rel_error)
-    assert "def rel_error" in md.data and "book/gradcheck.py" in md.data
+    assert "def rel_error" in md.data and "*Source: `book/gradcheck.py`*" in md.data
     assert md.data.startswith("*Source:") and "```python" in md.data
     with pytest.raises(ValueError, match="no Python source"):
         source.show_source(len)

@@ -4,9 +4,11 @@ import warnings
 import matplotlib.pyplot as plt
 import pytest
 
-from book import landscape
+from book.counting import human_count
+from book.data import model_sizes
+from book.plotting import fonts, landscape
 
-HEADER = ",".join(landscape.COLUMNS)
+HEADER = ",".join(model_sizes.COLUMNS)
 GOOD = 'GPT-3,2020,5,175000000000,300000000000,OpenAI,language,"Brown et al. 2020, arXiv:2005.14165"'
 
 
@@ -17,7 +19,7 @@ def write(tmp_path, *rows):
 
 
 def test_bundled_table_is_valid_and_sourced():
-    models = landscape.load_model_sizes()
+    models = model_sizes.load_model_sizes()
     assert 10 <= len(models) <= 16
     assert [m.date for m in models] == sorted(m.date for m in models)
     assert all(m.source and str(m.year) in m.source for m in models)
@@ -31,7 +33,7 @@ def test_bundled_table_is_valid_and_sourced():
 
 
 def test_loader_reads_a_good_row(tmp_path):
-    (model,) = landscape.load_model_sizes(write(tmp_path, GOOD))
+    (model,) = model_sizes.load_model_sizes(write(tmp_path, GOOD))
     assert model.name == "GPT-3" and model.tokens_per_parameter == pytest.approx(300 / 175)
     assert model.date == pytest.approx(2020 + 4.5 / 12)
 
@@ -51,30 +53,30 @@ def test_loader_reads_a_good_row(tmp_path):
 )
 def test_loader_rejects_bad_rows(tmp_path, row, message):
     with pytest.raises(ValueError, match=message):
-        landscape.load_model_sizes(write(tmp_path, row))
+        model_sizes.load_model_sizes(write(tmp_path, row))
 
 
 def test_loader_rejects_duplicates_wrong_header_and_empty_tables(tmp_path):
     with pytest.raises(ValueError, match="duplicate"):
-        landscape.load_model_sizes(write(tmp_path, GOOD, GOOD))
+        model_sizes.load_model_sizes(write(tmp_path, GOOD, GOOD))
     bad = tmp_path / "bad.csv"
     bad.write_text("name,year\nx,2000\n", encoding="utf-8")
     with pytest.raises(ValueError, match="expected columns"):
-        landscape.load_model_sizes(bad)
+        model_sizes.load_model_sizes(bad)
     with pytest.raises(ValueError, match="no rows"):
-        landscape.load_model_sizes(write(tmp_path))
+        model_sizes.load_model_sizes(write(tmp_path))
 
 
 def test_figures_draw_without_warnings_or_missing_glyphs():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        models = landscape.load_model_sizes()
+        models = model_sizes.load_model_sizes()
         for draw in (lambda: landscape.plot_concept_diagram(chinese=False),
                      lambda: landscape.plot_model_sizes(models),
                      lambda: landscape.plot_tokens_vs_parameters(models)):
             ax = draw()
             ax.figure.canvas.draw()
-            assert landscape.missing_glyphs(ax.figure) == set()
+            assert fonts.missing_glyphs(ax.figure) == set()
             plt.close(ax.figure)
 
 
@@ -84,7 +86,7 @@ def test_missing_glyphs_catches_chinese_in_a_latin_font(monkeypatch):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # matplotlib warns about the glyphs too
         ax = landscape.plot_concept_diagram()
-    assert set("深度学习") <= landscape.missing_glyphs(ax.figure)
+    assert set("深度学习") <= fonts.missing_glyphs(ax.figure)
     plt.close(ax.figure)
 
 
@@ -99,20 +101,20 @@ def test_chinese_labels_need_a_font(monkeypatch):
 
 
 def test_find_cjk_font_skips_last_resort():
-    font = landscape.find_cjk_font()
+    font = fonts.find_cjk_font()
     assert font is None or "last resort" not in font.lower()
 
 
 def test_plots_need_models():
     with pytest.raises(ValueError):
         landscape.plot_model_sizes([])
-    vision_only = [m for m in landscape.load_model_sizes() if m.modality == "vision"]
+    vision_only = [m for m in model_sizes.load_model_sizes() if m.modality == "vision"]
     with pytest.raises(ValueError, match="token count"):
         landscape.plot_tokens_vs_parameters(vision_only)
 
 
 def test_token_plot_draws_only_models_with_tokens():
-    models = landscape.load_model_sizes()
+    models = model_sizes.load_model_sizes()
     ax = landscape.plot_tokens_vs_parameters(models)
     (points,) = ax.collections
     assert len(points.get_offsets()) == sum(m.tokens is not None for m in models)
@@ -129,14 +131,14 @@ def test_concept_regions_are_nested():
                                         (60_000, "60 k"), (999, "999"), (0, "0"),
                                         (999_999, "1 M"), (999_499, "999 k"), (999.6, "1 k")])
 def test_human_count(value, text):
-    assert landscape.human_count(value) == text
+    assert human_count(value) == text
 
 
 def test_human_count_rejects_nonsense():
     with pytest.raises(ValueError):
-        landscape.human_count(float("nan"))
+        human_count(float("nan"))
     with pytest.raises(ValueError):
-        landscape.human_count(-1)
+        human_count(-1)
 
 
 def assert_texts_inside_their_regions(ax):

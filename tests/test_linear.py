@@ -1,12 +1,14 @@
-"""Tests of book.linear: every loss against torch, every gradient against torch
-autograd (float64) and finite differences, the fits against closed forms and
-scikit-learn, and the ValueErrors for bad input."""
+"""Tests of the losses in book.nn.functional and of book.models.linear: every loss
+against torch, every gradient against torch autograd (float64) and finite
+differences, the fits against closed forms and scikit-learn, and the ValueErrors
+for bad input."""
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
 
-from book import linear as L
+from book.models import linear as L
+from book.nn import functional as bF
 from book.data import make_linear_data, make_logistic_data, make_softmax_data
 from book.gradcheck import numerical_gradient, rel_error
 from book.nn.functional import softmax
@@ -24,15 +26,15 @@ def test_mse_matches_torch_and_autograd():
     tp = t64(y_pred, grad=True)
     loss = F.mse_loss(tp, t64(y))
     loss.backward()
-    assert L.mse_loss(y_pred, y) == pytest.approx(loss.item(), rel=1e-14)
-    assert rel_error(L.mse_grad(y_pred, y), tp.grad.numpy()) < 1e-12
-    assert rel_error(L.mse_grad(y_pred, y), 2 * (y_pred - y) / 7) < 1e-15
+    assert bF.mse_loss(y_pred, y) == pytest.approx(loss.item(), rel=1e-14)
+    assert rel_error(bF.mse_loss_grad(y_pred, y), tp.grad.numpy()) < 1e-12
+    assert rel_error(bF.mse_loss_grad(y_pred, y), 2 * (y_pred - y) / 7) < 1e-15
 
 
 def test_mse_grad_matches_finite_differences():
     y_pred, y = RNG.normal(size=(5, 2)), RNG.normal(size=(5, 2))
-    num = numerical_gradient(lambda v: L.mse_loss(v, y), y_pred.copy())
-    assert rel_error(L.mse_grad(y_pred, y), num) < 1e-6
+    num = numerical_gradient(lambda v: bF.mse_loss(v, y), y_pred.copy())
+    assert rel_error(bF.mse_loss_grad(y_pred, y), num) < 1e-6
 
 
 def test_bce_with_logits_matches_torch_and_autograd():
@@ -41,23 +43,23 @@ def test_bce_with_logits_matches_torch_and_autograd():
     tz = t64(z, grad=True)
     loss = F.binary_cross_entropy_with_logits(tz, t64(y))
     loss.backward()
-    assert L.binary_cross_entropy_with_logits(z, y) == pytest.approx(loss.item(), rel=1e-13)
-    assert rel_error(L.binary_cross_entropy_with_logits_grad(z, y), tz.grad.numpy()) < 1e-12
+    assert bF.binary_cross_entropy_with_logits(z, y) == pytest.approx(loss.item(), rel=1e-13)
+    assert rel_error(bF.binary_cross_entropy_with_logits_grad(z, y), tz.grad.numpy()) < 1e-12
 
 
 def test_bce_grad_matches_finite_differences_with_soft_targets():
     z = RNG.normal(scale=2.0, size=8)
     y = RNG.uniform(size=8)  # targets anywhere in [0, 1] are allowed
-    num = numerical_gradient(lambda v: L.binary_cross_entropy_with_logits(v, y), z.copy())
-    assert rel_error(L.binary_cross_entropy_with_logits_grad(z, y), num) < 1e-6
+    num = numerical_gradient(lambda v: bF.binary_cross_entropy_with_logits(v, y), z.copy())
+    assert rel_error(bF.binary_cross_entropy_with_logits_grad(z, y), num) < 1e-6
 
 
 def test_bce_is_finite_and_exact_at_huge_logits():
     z = np.array([1000.0, -1000.0, 1000.0, -1000.0])
     y = np.array([1.0, 0.0, 0.0, 1.0])
     # Two confident right answers cost 0, two confident wrong ones 1000 each.
-    assert L.binary_cross_entropy_with_logits(z, y) == pytest.approx(500.0, rel=1e-15)
-    assert np.allclose(L.binary_cross_entropy_with_logits_grad(z, y), [0, 0, 0.25, -0.25])
+    assert bF.binary_cross_entropy_with_logits(z, y) == pytest.approx(500.0, rel=1e-15)
+    assert np.allclose(bF.binary_cross_entropy_with_logits_grad(z, y), [0, 0, 0.25, -0.25])
 
 
 def test_softmax_cross_entropy_matches_torch_and_autograd():
@@ -66,30 +68,30 @@ def test_softmax_cross_entropy_matches_torch_and_autograd():
     tZ = t64(Z, grad=True)
     loss = F.cross_entropy(tZ, torch.as_tensor(y))
     loss.backward()
-    assert L.softmax_cross_entropy(Z, y) == pytest.approx(loss.item(), rel=1e-13)
-    assert rel_error(L.softmax_cross_entropy_grad(Z, y), tZ.grad.numpy()) < 1e-12
+    assert bF.cross_entropy(Z, y) == pytest.approx(loss.item(), rel=1e-13)
+    assert rel_error(bF.cross_entropy_grad(Z, y), tZ.grad.numpy()) < 1e-12
 
 
 def test_softmax_cross_entropy_grad_matches_finite_differences():
     Z = RNG.normal(size=(6, 3))
     y = RNG.integers(0, 3, size=6)
-    num = numerical_gradient(lambda v: L.softmax_cross_entropy(v, y), Z.copy())
-    assert rel_error(L.softmax_cross_entropy_grad(Z, y), num) < 1e-6
+    num = numerical_gradient(lambda v: bF.cross_entropy(v, y), Z.copy())
+    assert rel_error(bF.cross_entropy_grad(Z, y), num) < 1e-6
 
 
 def test_softmax_cross_entropy_is_shift_invariant_and_stable():
     Z = RNG.normal(size=(5, 3))
     y = RNG.integers(0, 3, size=5)
     shifted = Z + 1000.0
-    assert L.softmax_cross_entropy(shifted, y) == pytest.approx(L.softmax_cross_entropy(Z, y), rel=1e-9)
-    assert np.allclose(L.softmax_cross_entropy_grad(shifted, y), L.softmax_cross_entropy_grad(Z, y), atol=1e-12)
+    assert bF.cross_entropy(shifted, y) == pytest.approx(bF.cross_entropy(Z, y), rel=1e-9)
+    assert np.allclose(bF.cross_entropy_grad(shifted, y), bF.cross_entropy_grad(Z, y), atol=1e-12)
     big = np.array([[1000.0, 0.0, -1000.0]])
-    assert L.softmax_cross_entropy(big, np.array([2])) == pytest.approx(2000.0, rel=1e-15)
-    assert L.softmax_cross_entropy(big, np.array([0])) == 0.0
+    assert bF.cross_entropy(big, np.array([2])) == pytest.approx(2000.0, rel=1e-15)
+    assert bF.cross_entropy(big, np.array([0])) == 0.0
 
 
 def test_one_hot():
-    assert np.array_equal(L.one_hot(np.array([2, 0]), 3), [[0, 0, 1], [1, 0, 0]])
+    assert np.array_equal(bF.one_hot(np.array([2, 0]), 3), [[0, 0, 1], [1, 0, 0]])
 
 
 # ----------------------------------------------------------------- parameter gradients
@@ -103,38 +105,38 @@ def _torch_param_grads(X, W, b, loss_fn):
 def test_linear_regression_param_grads_match_autograd_and_finite_differences():
     X, y = make_linear_data(n=30, weights=(1.0, -2.0, 0.5), seed=3)
     W, b = RNG.normal(size=(3, 1)), RNG.normal(size=(1,))
-    dW, db = L.linear_grads(X, L.mse_grad(X @ W + b, y))
+    dW, db = L.linear_grads(X, bF.mse_loss_grad(X @ W + b, y))
     _, tW, tb = _torch_param_grads(X, W, b, lambda z: F.mse_loss(z, t64(y)))
     assert rel_error(dW, tW) < 1e-12 and rel_error(db, tb) < 1e-12
     # The matrix formula of the chapter: (2/N) X^T (y_hat - y).
     assert rel_error(dW, 2 / 30 * X.T @ (X @ W + b - y)) < 1e-12
-    assert rel_error(dW, numerical_gradient(lambda v: L.mse_loss(X @ v + b, y), W.copy())) < 1e-6
-    assert rel_error(db, numerical_gradient(lambda v: L.mse_loss(X @ W + v, y), b.copy())) < 1e-6
+    assert rel_error(dW, numerical_gradient(lambda v: bF.mse_loss(X @ v + b, y), W.copy())) < 1e-6
+    assert rel_error(db, numerical_gradient(lambda v: bF.mse_loss(X @ W + v, y), b.copy())) < 1e-6
 
 
 def test_logistic_param_grads_match_autograd_and_finite_differences():
     X, y = make_logistic_data(n=40, seed=5)
     W, b = RNG.normal(size=2), np.array(0.3)
-    dW, db = L.linear_grads(X, L.binary_cross_entropy_with_logits_grad(X @ W + b, y))
+    dW, db = L.linear_grads(X, bF.binary_cross_entropy_with_logits_grad(X @ W + b, y))
     yt = t64(y.astype(np.float64))
     _, tW, tb = _torch_param_grads(X, W, b, lambda z: F.binary_cross_entropy_with_logits(z, yt))
     assert rel_error(dW, tW) < 1e-12 and rel_error(db, tb) < 1e-12
-    assert rel_error(dW, numerical_gradient(lambda v: L.binary_cross_entropy_with_logits(X @ v + b, y), W.copy())) < 1e-6
-    num_b = numerical_gradient(lambda v: L.binary_cross_entropy_with_logits(X @ W + v, y), np.array([0.3]))
+    assert rel_error(dW, numerical_gradient(lambda v: bF.binary_cross_entropy_with_logits(X @ v + b, y), W.copy())) < 1e-6
+    num_b = numerical_gradient(lambda v: bF.binary_cross_entropy_with_logits(X @ W + v, y), np.array([0.3]))
     assert rel_error(np.atleast_1d(db), num_b) < 1e-6
 
 
 def test_softmax_param_grads_match_autograd_and_finite_differences():
     X, y = make_softmax_data(n=25, n_classes=4, n_features=3, seed=2)
     W, b = RNG.normal(size=(3, 4)), RNG.normal(size=4)
-    dW, db = L.linear_grads(X, L.softmax_cross_entropy_grad(X @ W + b, y))
+    dW, db = L.linear_grads(X, bF.cross_entropy_grad(X @ W + b, y))
     yt = torch.as_tensor(y)
     _, tW, tb = _torch_param_grads(X, W, b, lambda z: F.cross_entropy(z, yt))
     assert rel_error(dW, tW) < 1e-12 and rel_error(db, tb) < 1e-12
     # The matrix formula of the chapter: (1/N) X^T (P - Y).
-    assert rel_error(dW, X.T @ (softmax(X @ W + b, axis=1) - L.one_hot(y, 4)) / 25) < 1e-12
-    assert rel_error(dW, numerical_gradient(lambda v: L.softmax_cross_entropy(X @ v + b, y), W.copy())) < 1e-6
-    assert rel_error(db, numerical_gradient(lambda v: L.softmax_cross_entropy(X @ W + v, y), b.copy())) < 1e-6
+    assert rel_error(dW, X.T @ (softmax(X @ W + b, axis=1) - bF.one_hot(y, 4)) / 25) < 1e-12
+    assert rel_error(dW, numerical_gradient(lambda v: bF.cross_entropy(X @ v + b, y), W.copy())) < 1e-6
+    assert rel_error(db, numerical_gradient(lambda v: bF.cross_entropy(X @ W + v, y), b.copy())) < 1e-6
 
 
 # ----------------------------------------------------------------- fitting
@@ -188,17 +190,17 @@ def test_gradient_descent_with_zero_steps_returns_the_start():
 @pytest.mark.parametrize(
     "call, match",
     [
-        (lambda: L.mse_loss(np.zeros((4, 1)), np.zeros(4)), "no broadcasting"),
-        (lambda: L.mse_grad(np.zeros(3), np.array([0.0, np.nan, 1.0])), "NaN"),
-        (lambda: L.mse_loss(np.zeros(0), np.zeros(0)), "empty"),
-        (lambda: L.mse_loss(np.array(["a"]), np.array(["b"])), "numeric"),
-        (lambda: L.binary_cross_entropy_with_logits(np.zeros(3), np.array([0.0, 1.0, 1.5])), r"\[0, 1\]"),
-        (lambda: L.binary_cross_entropy_with_logits_grad(np.zeros(3), np.zeros((3, 1))), "no broadcasting"),
-        (lambda: L.softmax_cross_entropy(np.zeros(3), np.array([0])), r"\(N, K\)"),
-        (lambda: L.softmax_cross_entropy(np.zeros((2, 3)), np.array([0, 3])), r"\[0, 3\)"),
-        (lambda: L.softmax_cross_entropy_grad(np.zeros((2, 3)), np.array([0.0, 1.0])), "integer"),
-        (lambda: L.softmax_cross_entropy(np.zeros((2, 3)), np.array([0, 1, 2])), r"shape \(2,\)"),
-        (lambda: L.one_hot(np.array([0, 1]), 1), "n_classes"),
+        (lambda: bF.mse_loss(np.zeros((4, 1)), np.zeros(4)), "no broadcasting"),
+        (lambda: bF.mse_loss(np.zeros(0), np.zeros(0)), "empty"),
+        (lambda: L.fit_linear_regression(np.zeros((3, 1)), np.array([0.0, np.nan, 1.0])), "NaN"),
+        (lambda: L.linear_grads(np.array([["a"]]), np.zeros(1)), "numeric"),
+        (lambda: bF.binary_cross_entropy_with_logits(np.zeros(3), np.array([0.0, 1.0, 1.5])), r"\[0, 1\]"),
+        (lambda: bF.binary_cross_entropy_with_logits_grad(np.zeros(3), np.zeros((3, 1))), "no broadcasting"),
+        (lambda: bF.cross_entropy(np.zeros(3), np.array([0])), r"\(N, C\)"),
+        (lambda: bF.cross_entropy(np.zeros((2, 3)), np.array([0, 3])), r"\[0, 3\)"),
+        (lambda: bF.cross_entropy_grad(np.zeros((2, 3)), np.array([0.0, 1.0])), "integer"),
+        (lambda: bF.cross_entropy(np.zeros((2, 3)), np.array([0, 1, 2])), r"shape \(2,\)"),
+        (lambda: bF.one_hot(np.array([0, 1]), 1), "num_classes"),
         (lambda: L.linear_grads(np.zeros((3, 2)), np.zeros(4)), "rows"),
         (lambda: L.linear_grads(np.zeros(3), np.zeros(3)), r"\(N, d\)"),
         (lambda: L.normal_equations(np.zeros((3, 2)), np.zeros(4)), "rows"),
@@ -209,7 +211,7 @@ def test_gradient_descent_with_zero_steps_returns_the_start():
         (lambda: L.fit_logistic_regression(np.zeros((3, 1)), np.zeros((3, 1))), "shape"),
         (lambda: L.fit_softmax_regression(np.zeros((3, 1)), np.array([0, 1, 1]), n_classes=1), "n_classes"),
         (lambda: L.fit_softmax_regression(np.zeros((3, 1)), np.array([0, 1, 5]), n_classes=3), r"\[0, 3\)"),
-        (lambda: L.gradient_descent(np.zeros((3, 2)), np.zeros(3), L.mse_loss, L.mse_grad, np.zeros(3), 0.0, 0.1, 1), "W0"),
+        (lambda: L.gradient_descent(np.zeros((3, 2)), np.zeros(3), bF.mse_loss, bF.mse_loss_grad, np.zeros(3), 0.0, 0.1, 1), "W0"),
     ],
 )
 def test_bad_input_raises_value_error(call, match):

@@ -1,21 +1,16 @@
-"""Tests of book.mlp: the NumPy/PyTorch MLP twins, weight copying, and the training helpers."""
+"""Tests of book.models.mlp's NumPy/PyTorch twins, weight copying (book.nn.torch_state),
+mini-batching and the NumPy training epoch of chapter 3, and the digits loaders."""
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
 
 import book.nn as bnn
-from book.data import load_digits_split
+from book.data import digits_loaders, load_digits_split, minibatches
 from book.gradcheck import numerical_gradient, rel_error
-from book.mlp import (
-    digits_loaders,
-    minibatches,
-    numpy_accuracy,
-    numpy_mlp,
-    numpy_train_epoch,
-    torch_mlp,
-    torch_state,
-)
+from book.models.mlp import numpy_mlp, torch_mlp
+from book.nn import torch_state
+from book.training import numpy_accuracy, numpy_train_epoch
 
 
 @pytest.mark.parametrize("activation", ["relu", "sigmoid", "tanh"])

@@ -18,8 +18,8 @@ def torch_grads(module, x, grad_output):
     xt = torch.tensor(x, dtype=T, requires_grad=True)
     out = module(xt)
     out.backward(torch.tensor(grad_output, dtype=T))
-    grads = {name: p.grad.numpy() for name, p in module.named_parameters()}
-    return out.detach().numpy(), xt.grad.numpy(), grads
+    grads = {name: p.grad.cpu().numpy() for name, p in module.named_parameters()}
+    return out.detach().cpu().numpy(), xt.grad.cpu().numpy(), grads
 
 
 def assert_matches_torch(ours, theirs, x, rng):
@@ -182,13 +182,13 @@ def test_dropout_equals_torch_given_the_same_mask(p):
     torch.manual_seed(0)
     xt = torch.tensor(x, dtype=T, requires_grad=True)
     out_t = torch.nn.functional.dropout(xt, p=p, training=True)
-    torch_mask = (out_t != 0).detach().numpy()  # x is never exactly 0, so zeros are dropped units
+    torch_mask = (out_t != 0).detach().cpu().numpy()  # x is never exactly 0, so zeros are dropped units
     dout = rng.normal(size=x.shape)
     out_t.backward(torch.tensor(dout, dtype=T))
     drop = nn.Dropout(p)
     out = drop(x, mask=torch_mask)
-    assert rel_error(out, out_t.detach().numpy()) < TOL
-    assert rel_error(drop.backward(dout), xt.grad.numpy()) < TOL
+    assert rel_error(out, out_t.detach().cpu().numpy()) < TOL
+    assert rel_error(drop.backward(dout), xt.grad.cpu().numpy()) < TOL
 
 
 # --- Sequential -----------------------------------------------------------------
@@ -209,7 +209,7 @@ def test_sequential_state_dict_keys_and_shapes_equal_torch():
     assert list(ours.state_dict()) == list(theirs.state_dict())
     for name, value in theirs.state_dict().items():
         assert ours.state_dict()[name].shape == tuple(value.shape)
-        assert np.array_equal(ours.state_dict()[name], value.numpy())
+        assert np.array_equal(ours.state_dict()[name], value.cpu().numpy())
     nested = nn.Sequential(nn.Sequential(nn.Linear(2, 2)), nn.ReLU(), nn.Linear(2, 1))
     assert list(nested.params) == list(torch.nn.Sequential(torch.nn.Sequential(torch.nn.Linear(2, 2)), torch.nn.ReLU(), torch.nn.Linear(2, 1)).state_dict())
 

@@ -42,7 +42,7 @@ def train_both(ours, theirs, opt, opt_t, params_of_ours, steps=STEPS):
         theirs_params = params_of_ours()
         assert list(theirs_params) == list(state_t)
         for name, p in theirs_params.items():
-            assert rel_error(p, state_t[name].numpy()) < TOL, name
+            assert rel_error(p, state_t[name].cpu().numpy()) < TOL, name
 
 
 CASES = [

@@ -8,15 +8,21 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from tools.notebooks import all_notebooks, chapter_notebooks
+
 ROOT = Path(__file__).resolve().parent.parent
-NOTEBOOKS = sorted(
-    p for folder in ("chapters", "exercises") for p in (ROOT / folder).rglob("*.ipynb")
-    if ".ipynb_checkpoints" not in p.parts
-)
+NOTEBOOKS = all_notebooks()
+CHAPTERS = chapter_notebooks()
 
 
 def test_there_are_notebooks():
-    assert any(p.parent.name == "chapters" for p in NOTEBOOKS)
+    assert CHAPTERS, "_toc.yml lists no notebook"
+
+
+def test_no_notebook_is_left_out_of_the_lists():
+    on_disk = {p for folder in ("chapters", "exercises") for p in (ROOT / folder).rglob("*.ipynb")
+               if ".ipynb_checkpoints" not in p.parts}
+    assert on_disk == set(NOTEBOOKS), f"notebooks outside _toc.yml or exercises/*/: {sorted(on_disk - set(NOTEBOOKS))}"
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: str(p.relative_to(ROOT)))
@@ -33,8 +39,7 @@ def test_notebook_is_one_fresh_in_order_run(path):
     assert not errors, f"{path.name} was committed with an error output: {errors[0].get('ename')}"
 
 
-@pytest.mark.parametrize("path", [p for p in NOTEBOOKS if p.parent.name == "chapters"],
-                         ids=lambda p: p.name)
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
 def test_chapter_starts_with_setup_and_has_checks(path):
     nb = nbformat.read(path, as_version=4)
     code = [c.source for c in nb.cells if c.cell_type == "code"]

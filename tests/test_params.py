@@ -2,8 +2,9 @@
 import pytest
 import torch
 
-from book import architectures as arch
-from book import params
+from book.counting import flops, params
+from book.counting.params import count_parameters
+from book.models import sources as arch
 
 
 def test_dense_conv_embedding():
@@ -15,8 +16,8 @@ def test_dense_conv_embedding():
 
 @pytest.mark.parametrize("d_in,h", [(1, 1), (128, 256), (7, 3)])
 def test_recurrent_layers_match_torch(d_in, h):
-    assert params.lstm(d_in, h, "torch") == arch.count_torch(torch.nn.LSTM(d_in, h))
-    assert params.gru(d_in, h, "torch") == arch.count_torch(torch.nn.GRU(d_in, h))
+    assert params.lstm(d_in, h, "torch") == count_parameters(torch.nn.LSTM(d_in, h))
+    assert params.gru(d_in, h, "torch") == count_parameters(torch.nn.GRU(d_in, h))
 
 
 def test_recurrent_layers_match_keras():
@@ -28,8 +29,8 @@ def test_recurrent_layers_match_keras():
 
 
 def test_transformers_match_published_and_torch_counts():
-    assert params.bert() == 109_482_240 == arch.count_torch(arch.torch_bert_base())
-    assert params.gpt2() == 124_439_808 == arch.count_torch(arch.torch_gpt2_small())
+    assert params.bert() == 109_482_240 == count_parameters(arch.torch_bert_base())
+    assert params.gpt2() == 124_439_808 == count_parameters(arch.torch_gpt2_small())
 
 
 def test_feature_map_sizes():
@@ -46,18 +47,18 @@ def test_seed_models_match_keras_and_torch():
     # The counts chapter 1 prints, from the frameworks themselves.
     assert arch.keras_cnn_32(32).count_params() == 124_000
     assert arch.keras_cnn_32(10).count_params() == 122_570
-    assert arch.keras_cnn_28().count_params() == 93_322 == arch.count_torch(arch.torch_cnn_28())
+    assert arch.keras_cnn_28().count_params() == 93_322 == count_parameters(arch.torch_cnn_28())
     assert arch.keras_mlp_784().count_params() == 55_050
-    assert arch.count_torch(arch.torch_mlp_784()) == 109_386
+    assert count_parameters(arch.torch_mlp_784()) == 109_386
     keras_lstm = arch.keras_lstm_classifier().count_params()
     assert keras_lstm == 2_225_353
     # PyTorch keeps a second bias vector per gate: 4 * 256 more per LSTM layer.
-    assert arch.count_torch(arch.torch_lstm_classifier()) == keras_lstm + 2 * 4 * 256
+    assert count_parameters(arch.torch_lstm_classifier()) == keras_lstm + 2 * 4 * 256
 
 
 def test_flops_rule_of_thumb():
-    assert params.training_flops(1e9, 2e10) == pytest.approx(1.2e20)
-    hours = params.gpu_hours(params.training_flops(65.2e9, 1.4e12), 312e12, 0.5)
+    assert flops.training_flops(1e9, 2e10) == pytest.approx(1.2e20)
+    hours = flops.gpu_hours(flops.training_flops(65.2e9, 1.4e12), 312e12, 0.5)
     assert 0.5 < hours / 1_022_362 < 2
 
 
@@ -67,26 +68,26 @@ def test_bad_arguments_raise():
     with pytest.raises(ValueError, match="framework"):
         params.lstm(3, 4, "jax")
     with pytest.raises(ValueError, match="utilization"):
-        params.gpu_hours(1e20, 1e12, 1.5)
+        flops.gpu_hours(1e20, 1e12, 1.5)
 
 
 def test_compute_optimal_split():
-    n, t = params.compute_optimal(params.training_flops(70e9, 1.4e12))
+    n, t = flops.compute_optimal(flops.training_flops(70e9, 1.4e12))
     assert n == pytest.approx(70e9) and t == pytest.approx(1.4e12)
-    n, t = params.compute_optimal(1e21, tokens_per_parameter=5)
-    assert params.training_flops(n, t) == pytest.approx(1e21) and t == pytest.approx(5 * n)
+    n, t = flops.compute_optimal(1e21, tokens_per_parameter=5)
+    assert flops.training_flops(n, t) == pytest.approx(1e21) and t == pytest.approx(5 * n)
     with pytest.raises(ValueError):
-        params.compute_optimal(-1.0)
+        flops.compute_optimal(-1.0)
 
 
 def test_measured_flops_are_two_plus_four_per_parameter_and_example():
     torch.manual_seed(0)
     model = torch.nn.Sequential(torch.nn.Linear(8, 16, bias=False), torch.nn.Tanh(), torch.nn.Linear(16, 4, bias=False))
     x = torch.randn(5, 8, requires_grad=True)  # so the first layer's input gradient is computed too
-    n = arch.count_torch(model)
-    forward, backward = params.measured_training_flops(model, x)
+    n = count_parameters(model)
+    forward, backward = flops.measured_training_flops(model, x)
     assert (forward, backward) == (2 * 5 * n, 4 * 5 * n)
     assert all(p.grad is None for p in model.parameters())
     # Without an input gradient the first layer skips one of its two backward products.
-    _, backward = params.measured_training_flops(model, x.detach())
+    _, backward = flops.measured_training_flops(model, x.detach())
     assert backward == 4 * 5 * n - 2 * 5 * 8 * 16

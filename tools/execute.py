@@ -1,8 +1,9 @@
 """Re-execute notebooks in place, one fresh kernel each, top to bottom.
 
-``make execute`` runs this over every notebook in ``chapters/`` (or those
-named on the command line) and records, for each notebook, its wall time, when
-it ran and on which machine in ``chapters/_data/execution_times.json``. From
+``make execute`` runs this over every notebook of the book (``tools.notebooks``:
+the chapters of ``_toc.yml`` and the exercise masters), or over those named on
+the command line, and records, for each notebook, its wall time, when it ran
+and on which machine in ``chapters/_data/execution_times.json``. From
 that record it writes ``chapters/_data/execution_times.md``, the table that the
 book's status page (``chapters/status.md``) includes. Commit both files with
 the notebooks.
@@ -23,6 +24,8 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
+from tools.notebooks import all_notebooks
+
 ROOT = Path(__file__).resolve().parent.parent
 TIMES = ROOT / "chapters" / "_data" / "execution_times.json"
 TABLE = TIMES.with_suffix(".md")
@@ -32,7 +35,7 @@ def notebooks(args: list[str]) -> list[Path]:
     if args:
         paths = [Path(a).resolve() for a in args]
     else:
-        paths = sorted((ROOT / "chapters").glob("*.ipynb")) + sorted((ROOT / "exercises").glob("*/*.ipynb"))
+        paths = all_notebooks()
     missing = [str(p) for p in paths if not p.is_file()]
     if missing:
         raise SystemExit(f"error: no such notebook: {', '.join(missing)}")

@@ -7,11 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-
-def _check_n(n) -> int:
-    if not isinstance(n, (int, np.integer)) or n < 1:
-        raise ValueError(f"n must be a positive int, got {n!r}")
-    return int(n)
+from book.checks import integer, non_negative, positive, positive_int
 
 
 def make_linear_data(n=200, weights=(3.0,), bias=2.0, noise_std=0.5, x_range=(0.0, 1.0), seed=0):
@@ -21,10 +17,9 @@ def make_linear_data(n=200, weights=(3.0,), bias=2.0, noise_std=0.5, x_range=(0.
     zero, so least squares recovers ``bias`` (a uniform [0, 1) noise would
     shift it by 0.5).
     """
-    n = _check_n(n)
+    n = positive_int(n, "n", owner="make_linear_data")
     w = np.asarray(weights, dtype=np.float64).reshape(-1)
-    if noise_std < 0:
-        raise ValueError(f"noise_std must be >= 0, got {noise_std}")
+    noise_std = non_negative(noise_std, "noise_std", owner="make_linear_data")
     rng = np.random.default_rng(seed)
     X = rng.uniform(x_range[0], x_range[1], size=(n, w.size))
     y = X @ w[:, None] + bias + rng.normal(0.0, noise_std, size=(n, 1))
@@ -36,10 +31,9 @@ def make_logistic_data(n=4000, weights=(2.0, -1.0), bias=0.5, x_std=1.5, seed=0)
 
     Returns ``X`` (n, d) float64 with N(0, x_std^2) entries and ``y`` (n,) in {0, 1}.
     """
-    n = _check_n(n)
+    n = positive_int(n, "n", owner="make_logistic_data")
     w = np.asarray(weights, dtype=np.float64).reshape(-1)
-    if x_std <= 0:
-        raise ValueError(f"x_std must be positive, got {x_std}")
+    x_std = positive(x_std, "x_std", owner="make_logistic_data")
     rng = np.random.default_rng(seed)
     X = rng.normal(0.0, x_std, size=(n, w.size))
     z = X @ w + bias
@@ -50,9 +44,9 @@ def make_logistic_data(n=4000, weights=(2.0, -1.0), bias=0.5, x_std=1.5, seed=0)
 
 def make_softmax_data(n=600, n_classes=3, n_features=2, spread=1.0, seed=0):
     """Gaussian blobs around ``n_classes`` random centres; labels in ``range(n_classes)``."""
-    n = _check_n(n)
-    if n_classes < 2:
-        raise ValueError(f"n_classes must be at least 2, got {n_classes}")
+    n = positive_int(n, "n", owner="make_softmax_data")
+    n_classes = integer(n_classes, "n_classes", minimum=2, owner="make_softmax_data")
+    n_features = positive_int(n_features, "n_features", owner="make_softmax_data")
     rng = np.random.default_rng(seed)
     centres = rng.normal(0.0, 3.0, size=(n_classes, n_features))
     y = rng.integers(0, n_classes, size=n)

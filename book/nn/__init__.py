@@ -4,22 +4,24 @@ Layers, losses and optimizers are written cs231n-style: ``forward`` keeps what
 ``backward`` needs in a cache, and ``backward`` turns dLoss/d(output) into
 dLoss/d(input) and overwrites the parameter gradients. ``tests/test_nn_*.py``
 check every piece against torch autograd and torch.optim to a relative error
-of 1e-7.
+of 1e-7. Importing it needs NumPy only.
 """
 from book.nn import functional, optim
-from book.nn.activations import ReLU, Sigmoid, Tanh
+from book.nn.activations import Identity, ReLU, Sigmoid, Tanh
 from book.nn.container import Sequential
 from book.nn.dropout import Dropout
 from book.nn.linear import Linear
 from book.nn.losses import BCEWithLogitsLoss, CrossEntropyLoss, Loss, MSELoss
-from book.nn.module import Module
+from book.nn.module import Module, torch_state
 from book.nn.optim import SGD, Adam, AdamW, Optimizer
 
 __all__ = [
     "functional",
     "optim",
     "Module",
+    "torch_state",
     "Linear",
+    "Identity",
     "ReLU",
     "Sigmoid",
     "Tanh",

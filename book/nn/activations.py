@@ -1,4 +1,4 @@
-"""Elementwise activation layers: ReLU, Sigmoid and Tanh (any input shape)."""
+"""Elementwise activation layers: ReLU, Sigmoid, Tanh and Identity (any input shape)."""
 from __future__ import annotations
 
 import numpy as np
@@ -57,3 +57,18 @@ class Tanh(_Elementwise):
         """dLoss/dx = grad_output * (1 - t^2)."""
         t = self._require_cache()
         return self._grad_in(grad_output, t.shape) * (1.0 - t * t)
+
+
+class Identity(_Elementwise):
+    """``x`` unchanged; the gradient passes through unchanged (``torch.nn.Identity``)."""
+
+    def forward(self, x):
+        """Return a float64 copy of ``x``."""
+        x = np.asarray(x, dtype=np.float64)
+        self._cache = x.shape
+        return x.copy()
+
+    def backward(self, grad_output):
+        """dLoss/dx = grad_output."""
+        shape = self._require_cache()
+        return self._grad_in(grad_output, shape).copy()

@@ -1,10 +1,9 @@
 """Inverted dropout, as ``torch.nn.Dropout``."""
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 
+from book.checks import real
 from book.nn.module import Module, check_shape
 
 
@@ -19,9 +18,7 @@ class Dropout(Module):
 
     def __init__(self, p: float = 0.5, rng=None):
         super().__init__()
-        if isinstance(p, bool) or not isinstance(p, numbers.Real) or not 0.0 <= p < 1.0:
-            raise ValueError(f"Dropout probability p must be a number in [0, 1), got {p!r}")
-        self.p = float(p)
+        self.p = real(p, "p", 0.0, 1.0, high_open=True, owner="Dropout")
         self.rng = np.random.default_rng(rng)
         self.mask = None
 

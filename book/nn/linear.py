@@ -3,13 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from book.checks import positive_int
 from book.nn.module import Module, check_shape
-
-
-def _positive_int(name: str, value) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"Linear: {name} must be a positive int, got {value!r}")
-    return int(value)
 
 
 class Linear(Module):
@@ -22,8 +17,8 @@ class Linear(Module):
 
     def __init__(self, in_features: int, out_features: int, bias: bool = True, rng=None):
         super().__init__()
-        self.in_features = _positive_int("in_features", in_features)
-        self.out_features = _positive_int("out_features", out_features)
+        self.in_features = positive_int(in_features, "in_features", owner="Linear")
+        self.out_features = positive_int(out_features, "out_features", owner="Linear")
         self.use_bias = bool(bias)
         rng = np.random.default_rng(rng)
         bound = 1.0 / np.sqrt(self.in_features)

@@ -4,6 +4,26 @@ A :class:`Module` mirrors ``torch.nn.Module`` with the bookkeeping made
 explicit: ``params`` and ``grads`` are plain dicts of NumPy arrays whose keys
 and shapes equal the torch module's ``state_dict()``, and ``backward`` is
 written by hand instead of recorded by autograd.
+
+How ``backward`` takes and returns gradients (torch's autograd conventions):
+
+* ``backward`` takes one gradient per output of ``forward``, in the same order
+  and shapes. Outputs a caller did not use may be left out or passed as
+  ``None``, which counts as a zero gradient (torch gives unused outputs zero
+  gradient too). A recurrent layer whose forward returns ``(output, h_n)`` has
+  ``backward(grad_output, grad_h_n=None)``; the LSTM's ``(output, (h_n, c_n))``
+  gives ``backward(grad_output, grad_h_n=None, grad_c_n=None)``.
+* ``backward`` returns one gradient per input of ``forward``, in the order of
+  ``forward``'s arguments: a single array when ``forward`` takes one array
+  (``Linear``, ``ReLU``), otherwise a tuple, so attention's
+  ``forward(query, key, value)`` gives ``dquery, dkey, dvalue`` and a recurrent
+  layer's ``forward(x, h0=None)`` gives ``dx, dh0``. An input that cannot have a
+  gradient (integer indices of an ``Embedding``) or that was not given (``h0``
+  left as ``None``) gets ``None`` in its place, as ``torch.autograd.Function``
+  returns ``None`` for it. A layer that takes one tensor and uses it in
+  several places (self-attention's ``forward(x)`` reads ``x`` as query, key
+  and value) returns one gradient: the sum over those uses, as autograd does.
+* Parameter gradients are written into :attr:`Module.grads`, never returned.
 """
 from __future__ import annotations
 
@@ -21,6 +41,18 @@ def to_numpy(value) -> np.ndarray:
     if hasattr(value, "detach"):  # a torch tensor; avoid importing torch here
         value = value.detach().cpu().numpy()
     return np.array(value, dtype=np.float64)
+
+
+def torch_state(state: dict, dtype=None) -> dict:
+    """A NumPy ``state_dict`` as torch tensors, ready for ``torch_model.load_state_dict``.
+
+    ``dtype`` defaults to float64, the dtype of :mod:`book.nn`, so the copy is
+    exact. The arrays are copied, so the two models do not share memory.
+    """
+    import torch
+
+    dtype = torch.float64 if dtype is None else dtype
+    return {k: torch.tensor(np.array(v), dtype=dtype) for k, v in state.items()}
 
 
 class Module:

@@ -6,17 +6,10 @@ and, at every ``step()``, reads ``(name, param, grad)`` from
 """
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 
+from book.checks import non_negative, real
 from book.nn.module import Module
-
-
-def _non_negative(owner: str, name: str, value) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not value >= 0:
-        raise ValueError(f"{owner}: {name} must be a non-negative number, got {value!r}")
-    return float(value)
 
 
 class Optimizer:
@@ -30,7 +23,7 @@ class Optimizer:
             if not isinstance(layer, Module):
                 raise TypeError(f"{type(self).__name__}: item {i} is {type(layer).__name__}, not a book.nn Module")
         self.layers = layers
-        self.lr = _non_negative(type(self).__name__, "lr", lr)
+        self.lr = non_negative(lr, "lr", owner=type(self).__name__)
         # (layer index, parameter name) -> dict of buffers, created on first use.
         self.state: dict = {}
 
@@ -62,8 +55,8 @@ class SGD(Optimizer):
 
     def __init__(self, layers, lr: float, momentum: float = 0.0, weight_decay: float = 0.0):
         super().__init__(layers, lr)
-        self.momentum = _non_negative("SGD", "momentum", momentum)
-        self.weight_decay = _non_negative("SGD", "weight_decay", weight_decay)
+        self.momentum = non_negative(momentum, "momentum", owner="SGD")
+        self.weight_decay = non_negative(weight_decay, "weight_decay", owner="SGD")
 
     def _update(self, state, p, g):
         if self.weight_decay:
@@ -91,11 +84,14 @@ class Adam(Optimizer):
     def __init__(self, layers, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8, weight_decay: float = 0.0):
         super().__init__(layers, lr)
         name = type(self).__name__
-        if len(betas) != 2 or not all(isinstance(b, numbers.Real) and 0.0 <= b < 1.0 for b in betas):
-            raise ValueError(f"{name}: betas must be two numbers in [0, 1), got {betas!r}")
-        self.betas = (float(betas[0]), float(betas[1]))
-        self.eps = _non_negative(name, "eps", eps)
-        self.weight_decay = _non_negative(name, "weight_decay", weight_decay)
+        try:
+            if len(betas) != 2:
+                raise ValueError
+            self.betas = tuple(real(b, "beta", 0.0, 1.0, high_open=True) for b in betas)
+        except (TypeError, ValueError):
+            raise ValueError(f"{name}: betas must be two numbers in [0, 1), got {betas!r}") from None
+        self.eps = non_negative(eps, "eps", owner=name)
+        self.weight_decay = non_negative(weight_decay, "weight_decay", owner=name)
 
     def _update(self, state, p, g):
         beta1, beta2 = self.betas

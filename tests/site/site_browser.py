@@ -11,6 +11,8 @@ from pathlib import Path
 
 import yaml
 
+from tools.notebooks import toc_files
+
 ROOT = Path(__file__).resolve().parents[2]
 SITE = Path(os.environ.get("BOOK_HTML", "_build/html"))
 if not SITE.is_absolute():
@@ -52,26 +54,9 @@ class Page:
     in_toc: bool = True
 
 
-def _toc_files(entries) -> list[str]:
-    files = []
-    for entry in entries or []:
-        if "file" in entry:
-            files.append(entry["file"])
-        files += _toc_files(entry.get("sections"))
-    return files
-
-
 def toc_pages() -> list[Page]:
     """Every page in _toc.yml, root first, in reading order."""
-    toc = yaml.safe_load((ROOT / "_toc.yml").read_text(encoding="utf-8"))
-    files = [toc["root"]] + _toc_files(toc.get("chapters"))
-    for part in toc.get("parts", []):
-        files += _toc_files(part.get("chapters"))
-    pages = []
-    for f in files:
-        stem = f.rsplit(".", 1)[0] if f.endswith((".md", ".ipynb")) else f
-        pages.append(Page(stem, f"{stem}.html", notebook=(ROOT / f"{stem}.ipynb").is_file()))
-    return pages
+    return [Page(stem, f"{stem}.html", notebook=(ROOT / f"{stem}.ipynb").is_file()) for stem in toc_files(ROOT)]
 
 
 TOC_PAGES = toc_pages()

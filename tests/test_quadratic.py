@@ -1,10 +1,10 @@
-"""Tests of book.optim_demos: the quadratic bowl, optimizer paths and the textbook Adam."""
+"""Tests of book.training.quadratic: the quadratic bowl, optimizer paths and the textbook Adam."""
 import numpy as np
 import pytest
 import torch
 
 import book.nn
-from book import optim_demos as od
+from book.training import quadratic as od
 
 
 def test_quadratic_value_grad_and_condition_number():

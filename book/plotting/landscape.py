@@ -1,169 +1,17 @@
-"""Chapter 1's data and figures: published model sizes and the AI/ML/DL map.
+"""Chapter 1's figures: the map of AI, ML, representation learning and deep
+learning, and published model sizes over time.
 
-``load_model_sizes`` reads ``book/data/model_sizes.csv`` (one row per model,
-each with the paper it comes from) and refuses rows it cannot trust.
-``plot_concept_diagram`` draws the nested regions AI > ML > representation
-learning > deep learning, and ``plot_model_sizes`` the parameter timeline.
-Both figures are checked for characters their font cannot draw
-(``missing_glyphs``): matplotlib would show them as empty boxes.
+``plot_concept_diagram`` draws the nested regions; ``plot_model_sizes`` the
+parameter timeline; ``plot_tokens_vs_parameters`` training data against model
+size. Chapter 1 checks both figures with
+:func:`book.plotting.fonts.missing_glyphs`.
 """
 from __future__ import annotations
 
-import csv
 import math
-from dataclasses import dataclass
-from functools import lru_cache
-from pathlib import Path
 
-CSV_PATH = Path(__file__).resolve().parent / "data" / "model_sizes.csv"
-COLUMNS = ("name", "year", "month", "parameters", "tokens", "organisation", "modality", "source")
-MODALITIES = ("vision", "language")
-
-
-@dataclass(frozen=True)
-class ModelSize:
-    """One published model: its size, its training data (language models) and where the figures come from."""
-
-    name: str
-    year: int
-    month: int
-    parameters: int
-    tokens: int | None
-    organisation: str
-    modality: str
-    source: str
-
-    @property
-    def date(self) -> float:
-        """Publication date as a fractional year (the middle of the month)."""
-        return self.year + (self.month - 0.5) / 12
-
-    @property
-    def tokens_per_parameter(self) -> float | None:
-        """Training tokens divided by parameters, or ``None`` where no token count was published."""
-        return None if self.tokens is None else self.tokens / self.parameters
-
-
-def _int_field(raw: str, what: str, where: str) -> int:
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ValueError(f"{where}: {what} must be a whole number, got {raw!r}") from None
-    return value
-
-
-def load_model_sizes(path: str | Path | None = None) -> list[ModelSize]:
-    """Read and validate the model-size table; rows come back sorted by date.
-
-    Every row needs a name (unique), a year and month, a positive whole
-    parameter count, an organisation, a modality (``vision`` or
-    ``language``) and a source that names the row's year. ``tokens`` may be
-    empty (not published); when given it must be a positive whole number.
-    Any violation raises ``ValueError`` naming the row.
-    """
-    path = Path(path) if path is not None else CSV_PATH
-    with open(path, newline="", encoding="utf-8") as fh:
-        reader = csv.DictReader(fh)
-        if tuple(reader.fieldnames or ()) != COLUMNS:
-            raise ValueError(f"{path.name}: expected columns {COLUMNS}, got {reader.fieldnames}")
-        rows = list(reader)
-    if not rows:
-        raise ValueError(f"{path.name} has no rows")
-    models, seen = [], set()
-    for i, row in enumerate(rows, start=2):  # line 1 is the header
-        where = f"{path.name} line {i} ({row.get('name') or '?'})"
-        if any(v is None for v in row.values()) or None in row:
-            raise ValueError(f"{where}: wrong number of fields")
-        row = {k: v.strip() for k, v in row.items()}
-        for key in ("name", "organisation", "source"):
-            if not row[key]:
-                raise ValueError(f"{where}: empty {key}")
-        if row["name"] in seen:
-            raise ValueError(f"{where}: duplicate name")
-        seen.add(row["name"])
-        year = _int_field(row["year"], "year", where)
-        month = _int_field(row["month"], "month", where)
-        if not 1940 <= year <= 2100 or not 1 <= month <= 12:
-            raise ValueError(f"{where}: impossible date {year}-{month}")
-        parameters = _int_field(row["parameters"], "parameters", where)
-        if parameters < 1:
-            raise ValueError(f"{where}: parameters must be positive")
-        tokens = _int_field(row["tokens"], "tokens", where) if row["tokens"] else None
-        if tokens is not None and tokens < 1:
-            raise ValueError(f"{where}: tokens must be positive")
-        if row["modality"] not in MODALITIES:
-            raise ValueError(f"{where}: modality must be one of {MODALITIES}")
-        if str(year) not in row["source"]:
-            raise ValueError(f"{where}: the source {row['source']!r} does not name the year {year}")
-        models.append(ModelSize(row["name"], year, month, parameters, tokens, row["organisation"], row["modality"], row["source"]))
-    return sorted(models, key=lambda m: (m.date, m.parameters))
-
-
-_SUFFIXES = ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "k"))
-
-
-def human_count(x: float) -> str:
-    """A count with three significant digits and a suffix: 175 B, 1.4 T, 25.6 M, 60 k."""
-    if not (isinstance(x, (int, float)) and math.isfinite(x)) or x < 0:
-        raise ValueError(f"human_count expects a finite non-negative number, got {x!r}")
-    for scale, suffix in _SUFFIXES:
-        if x >= 0.9995 * scale:  # so that 999,999 reads "1 M", not "1e+03 k"
-            return f"{x / scale:.3g} {suffix}"
-    return f"{x:.3g}"
-
-
-# ----------------------------------------------------------------------------- fonts
-
-_CJK_PROBE = "人工智能机器学习深度表示基础模型大自然语言处理"
-
-
-@lru_cache(maxsize=None)
-def _charmap(path: str) -> frozenset:
-    from matplotlib import ft2font
-
-    return frozenset(ft2font.FT2Font(path).get_charmap())
-
-
-@lru_cache(maxsize=1)
-def find_cjk_font() -> str | None:
-    """The family name of an installed font that can draw Chinese, or ``None``.
-
-    Matplotlib's own "Last Resort" font is skipped: it draws a placeholder box
-    for every character.
-    """
-    from matplotlib import font_manager
-
-    for entry in sorted(font_manager.fontManager.ttflist, key=lambda e: e.name):
-        if "last resort" in entry.name.lower():
-            continue
-        try:
-            cmap = _charmap(entry.fname)
-        except (OSError, RuntimeError):
-            continue
-        if all(ord(c) in cmap for c in _CJK_PROBE):
-            return entry.name
-    return None
-
-
-def missing_glyphs(fig) -> set[str]:
-    """Characters in ``fig``'s text that the font chosen for them cannot draw.
-
-    Mathtext strings (between ``$`` signs, such as log-axis tick labels) are
-    drawn with matplotlib's math fonts and are skipped.
-    """
-    from matplotlib import font_manager
-    from matplotlib.text import Text
-
-    missing: set[str] = set()
-    for artist in fig.findobj(Text):
-        text = artist.get_text()
-        if not text or text.count("$") >= 2:
-            continue
-        path = font_manager.findfont(artist.get_fontproperties(), fallback_to_default=True)
-        cmap = _charmap(path)
-        missing |= {c for c in text if not c.isspace() and ord(c) not in cmap}
-    return missing
-
+from book.checks import positive
+from book.plotting.fonts import find_cjk_font
 
 # ----------------------------------------------------------------------------- concept diagram
 
@@ -312,8 +160,7 @@ def plot_tokens_vs_parameters(models, tokens_per_parameter: float = 20.0, ax=Non
     models = [m for m in models if m.tokens is not None]
     if not models:
         raise ValueError("no model in the list has a published token count")
-    if tokens_per_parameter <= 0:
-        raise ValueError("tokens_per_parameter must be positive")
+    tokens_per_parameter = positive(tokens_per_parameter, "tokens_per_parameter", owner="plot_tokens_vs_parameters")
     if ax is None:
         _, ax = plt.subplots(figsize=(6.5, 4.5))
     n = np.array([m.parameters for m in models], dtype=float)

@@ -1,8 +1,10 @@
-"""The seed articles' example networks, rebuilt so that chapter 1 can count
-their parameters in the frameworks themselves.
+"""The source articles' example networks, rebuilt as they meant them, so that
+chapters 1 and 3 can count their parameters in the frameworks themselves.
 
 Listing numbers (L05, L06, ...) refer to the errata appendix. Each builder
 makes a freshly initialised model; nothing is trained or downloaded here.
+BERT-base and GPT-2 small are built on torch's ``meta`` device: shapes only.
+Count with :func:`book.counting.params.count_parameters`.
 """
 from __future__ import annotations
 
@@ -119,8 +121,3 @@ def torch_bert_base():
 def torch_gpt2_small():
     """GPT-2 small's shapes (pre-norm blocks, tied output layer)."""
     return torch_encoder(50257, 768, 12, 3072, 12, 1024, pre_norm=True, final_norm=True)
-
-
-def count_torch(model) -> int:
-    """``sum(p.numel())`` over a module's parameters."""
-    return sum(p.numel() for p in model.parameters())

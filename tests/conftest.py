@@ -1,0 +1,27 @@
+"""Fixtures shared by the tests under tests/."""
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import book
+
+ROOT = Path(__file__).resolve().parent.parent
+PACKAGE = Path(book.__file__).resolve().parent
+
+
+@pytest.fixture(scope="session")
+def wheel(tmp_path_factory) -> Path:
+    """The wheel that `pip wheel .` builds from this checkout."""
+    # Build from a copy, so that the build leaves nothing behind in the checkout.
+    src = tmp_path_factory.mktemp("src")
+    shutil.copytree(PACKAGE, src / "book", ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(ROOT / name, src / name)
+    out = tmp_path_factory.mktemp("wheel")
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(out), str(src)],
+                   check=True, capture_output=True)
+    (path,) = out.glob("book-*.whl")
+    return path
