@@ -9,11 +9,17 @@ of 1e-7. Importing it needs NumPy only.
 from book.nn import functional, optim
 from book.nn.activations import Identity, ReLU, Sigmoid, Tanh
 from book.nn.container import Sequential
+from book.nn.conv import Conv2d
 from book.nn.dropout import Dropout
+from book.nn.embedding import Embedding
 from book.nn.linear import Linear
 from book.nn.losses import BCEWithLogitsLoss, CrossEntropyLoss, Loss, MSELoss
 from book.nn.module import Module, torch_state
+from book.nn.normalization import LayerNorm
 from book.nn.optim import SGD, Adam, AdamW, Optimizer
+from book.nn.pooling import AvgPool2d, MaxPool2d
+from book.nn.recurrent import GRU, LSTM, RNN
+from book.nn.shape import Flatten
 
 __all__ = [
     "functional",
@@ -27,6 +33,15 @@ __all__ = [
     "Tanh",
     "Dropout",
     "Sequential",
+    "Conv2d",
+    "MaxPool2d",
+    "AvgPool2d",
+    "Flatten",
+    "Embedding",
+    "LayerNorm",
+    "RNN",
+    "LSTM",
+    "GRU",
     "Loss",
     "MSELoss",
     "CrossEntropyLoss",
