@@ -2,27 +2,37 @@
 
 The assignments are built once per session into a temporary folder, and the
 submissions below are graded with the same code `make grade` runs: the reference
-solutions, the untouched student notebooks, and a fixed set of bad submissions
-(generated here from the chapter 2 notebooks, never stored under exercises/,
-where nbval would execute them).
+solutions, the untouched student notebooks, a fixed set of bad submissions and,
+in the same batch, notebooks written to attack the grader (all generated here
+from the chapter 2 notebooks, in temporary folders outside the repository, never
+stored under exercises/, where nbval would execute them).
+
+Grading runs in the bubblewrap sandbox. Where `bwrap` is missing the attacks are
+skipped, with the reason, and the rest is graded without the sandbox; under
+CI=true a missing `bwrap` fails instead (`.ci/run` installs it).
 """
 from __future__ import annotations
 
 import copy
 import csv
+import hashlib
 import html
 import json
 import os
 import re
+import socket
 import subprocess
 import sys
 import textwrap
+import threading
+import uuid
+import zipfile
 from pathlib import Path
 
 import nbformat
 import pytest
 
-from tools.grading import runner
+from tools.grading import runner, sandbox
 from tools.grading.assign import build_all, find_leaks, masters, secret_lines
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -36,6 +46,17 @@ CELL_TIMEOUT = 4.0
 WALL_TIMEOUT = 45.0
 
 pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="the grading runner's limits use Linux APIs")
+
+SANDBOX = sandbox.bwrap() is not None
+NO_SANDBOX = "bubblewrap (bwrap) is not installed, so the sandbox is not tested: apt-get install bubblewrap"
+
+
+def _need_sandbox():
+    if SANDBOX:
+        return
+    if os.environ.get("CI") == "true":
+        pytest.fail(NO_SANDBOX + " (.ci/run installs it)")
+    pytest.skip(NO_SANDBOX)
 
 
 # --------------------------------------------------------------------------- #
@@ -340,6 +361,8 @@ def _bad_submissions(ref, student) -> dict:
     }
     nb = subs["deleted-check"]
     del nb.cells[_find(nb, 'grader.check("q2")')]
+    # Otter's own cells used to be recognised by their text: this one would have escaped the cell timer.
+    subs["pretends-to-be-otter"] = _insert_after(ref, imports, "# init_grading_mode(\nwhile True:\n    pass")
     return subs
 
 
@@ -359,11 +382,205 @@ EXPECTED = {
     "renamed": ("ok", 9, ["renamed", "my homework (final).ipynb"]),
     # An untouched notebook (so its example cells raise) that patches NumPy and abs().
     "patched-allclose": ("error", 0, ["tampering", "numpy.allclose", "builtins.abs", "q1:"]),
+    "pretends-to-be-otter": ("timeout", 9, ["ran past the 4 s cell limit", "`# init_grading_mode(`"]),
 }
 
 
-def _grade(chapter, folder: Path, subs: dict, tmp: Path) -> dict[str, dict]:
-    sub_dir = tmp / f"submissions-{chapter}"
+# --------------------------------------------------------------------------- #
+# Attacks on the grader
+# --------------------------------------------------------------------------- #
+# Each attack is a cell added to the untouched student notebook (which scores 0),
+# right after its imports. The attacker knows the teacher's layout: the paths of
+# the submissions, the output folder and the checkout are written into its code.
+WALK = """
+def reachable(top="/"):
+    # Every folder it can list, less the big read-only trees nobody keeps notebooks in.
+    skip = {"/usr", "/proc", "/sys", "/dev", "/etc"}
+    for folder, subfolders, files in os.walk(top):
+        subfolders[:] = [d for d in subfolders if os.path.join(folder, d) not in skip and d != "site-packages"]
+        yield folder, files
+"""
+
+DAEMON = '''
+import json, os, time  # MARKER
+if os.fork():
+    os._exit(0)
+os.setsid()
+if os.fork():
+    os._exit(0)
+row = "mallory,2,2,2,1,2,9,ok,forged\\n"
+forged = json.dumps({"tests": [{"name": "q%d" % i, "score": 100, "max_score": 100} for i in range(1, 6)]})
+while True:
+    for path in GRADES:
+        try:
+            with open(path, "a") as f:
+                f.write(row)
+        except OSError:
+            pass
+    for path in ["/grading/out/results.json", "/grading/events.jsonl"]:
+        try:
+            with open(path, "w") as f:
+                f.write(forged)
+        except OSError:
+            pass
+    time.sleep(0.02)
+'''
+
+ATTACKS = {
+    "renames-notebooks": """
+        for folder, files in reachable():
+            for name in files:
+                if name.endswith(".ipynb"):
+                    try:
+                        os.rename(os.path.join(folder, name), os.path.join(folder, name + ".stolen"))
+                    except OSError:
+                        pass
+        for path in P["notebooks"]:
+            for act in (lambda: os.rename(path, path + ".stolen"), lambda: os.remove(path)):
+                try:
+                    act()
+                except OSError:
+                    pass
+        shutil.rmtree("..", ignore_errors=True)  # the classic mistake
+        """,
+    "rewrites-files": """
+        for path in P["files"]:
+            try:
+                with open(path, "a") as f:
+                    f.write("rewritten by a submission")
+            except OSError:
+                pass
+        for folder in P["folders"] + ["/", "/usr", "/etc", os.path.expanduser("~")]:
+            try:
+                with open(os.path.join(folder, "planted.ipynb"), "w") as f:
+                    f.write("{}")
+            except OSError:
+                pass
+        """,
+    "leaves-processes": """
+        daemon = P["daemon"].replace("MARKER", P["marker"]).replace("GRADES", repr(P["grades"]))
+        quiet = dict(stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        subprocess.Popen(["setsid", "env", "-i", sys.executable, "-c", daemon], **quiet)
+        subprocess.Popen(["/bin/sh", "-c", "nohup sleep 1000 & # " + P["marker"]], start_new_session=True, **quiet)
+        """,
+    "prints-300mb": """
+        line = "x" * 999_999 + "\\n"
+        for _ in range(300):
+            sys.stdout.write(line)
+        """,
+    "exceeds-memory": """
+        hoard = []
+        while True:
+            hoard.append(np.empty(2**28, dtype=np.uint8))  # 256 MB at a time, never touched
+        """,
+    "opens-network": """
+        tried = []
+        for address in [("127.0.0.1", P["port"]), ("1.1.1.1", 53), ("pypi.org", 443)]:
+            try:
+                with socket.create_connection(address, timeout=3) as conn:
+                    conn.sendall(b"forged grade")
+                tried.append(f"{address[0]} connected")
+            except OSError as e:
+                tried.append(f"{address[0]} {type(e).__name__}")
+        raise RuntimeError("network: " + ", ".join(tried))
+        """,
+    "edits-grades-csv": """
+        row = "mallory,2,2,2,1,2,9,ok,forged\\n"
+        targets = [os.path.join(folder, "grades.csv") for folder, files in reachable() if "grades.csv" in files]
+        for path in targets + P["grades"]:
+            try:
+                with open(path, "a") as f:
+                    f.write(row)
+            except OSError:
+                pass
+        """,
+    "looks-around": """
+        seen = [p for p in P["secrets"] if os.path.exists(p)]
+        seen += glob.glob("/tmp/book-grading-*") + glob.glob("/tmp/pytest-of-*")
+        raise RuntimeError(f"probe saw {sorted(seen)}")
+        """,
+}
+
+
+class World:
+    """What the attacks aim at, outside the repository, and what the tests compare afterwards."""
+
+    def __init__(self, tmp: Path):
+        self.tmp = tmp
+        self.subs = tmp / f"submissions-{CH02}"
+        self.out = tmp / f"grades-{CH02}"
+        self.decoy = tmp / "teacher"  # a teacher's folder next to the submissions
+        self.decoy.mkdir()
+        (self.decoy / "grades.csv").write_text("student,total\nalice,9\n")
+        (self.decoy / "private-master.ipynb").write_text("{}")
+        self.marker = f"book-attack-{uuid.uuid4().hex}"
+        import otter
+
+        self.venv_file = Path(otter.__file__)
+        self.connections: list = []
+        self.server = socket.create_server(("127.0.0.1", 0))
+        self.server.settimeout(0.2)
+        self.stop = threading.Event()
+        self.listener = threading.Thread(target=self._listen, daemon=True)
+        self.listener.start()
+
+    def _listen(self):
+        while not self.stop.is_set():
+            try:
+                conn, _ = self.server.accept()
+            except OSError:
+                continue
+            self.connections.append(conn.recv(100))
+            conn.close()
+
+    def paths(self) -> dict:
+        masters_ = [str(m) for m in MASTERS.values()]
+        return {
+            "notebooks": masters_ + [str(self.subs / f"{n}.ipynb") for n in ("reference", "untouched")]
+            + [str(self.decoy / "private-master.ipynb")],
+            "files": masters_ + [str(self.subs / "reference.ipynb"), str(self.decoy / "grades.csv"),
+                                 str(self.venv_file), str(ROOT / "Makefile"), "/etc/hostname"],
+            "folders": [str(self.subs), str(self.out), str(self.decoy), str(ROOT / "exercises"), str(self.tmp)],
+            "grades": [str(self.out / "grades.csv"), str(self.decoy / "grades.csv")],
+            "secrets": [str(ROOT / "exercises"), str(ROOT / "Makefile"), str(self.subs), str(self.out),
+                        str(self.decoy), str(self.tmp), str(Path.home() / ".bashrc")],
+            "port": self.server.getsockname()[1],
+            "marker": self.marker,
+            "daemon": DAEMON,
+        }
+
+    def protected(self) -> dict[str, str]:
+        """SHA-256 of every file an attack aims at that must not change, and of every submission."""
+        files = [*MASTERS.values(), self.venv_file, ROOT / "Makefile", *self.decoy.iterdir()]
+        files += sorted(p for p in self.subs.rglob("*") if p.is_file())
+        return {str(p): hashlib.sha256(p.read_bytes()).hexdigest() for p in files}
+
+    def survivors(self) -> list[str]:
+        """Processes still running whose command line carries the attack's marker."""
+        found = []
+        for entry in Path("/proc").iterdir():
+            try:
+                cmdline = (entry / "cmdline").read_bytes()
+            except OSError:
+                continue
+            if entry.name.isdigit() and self.marker.encode() in cmdline:
+                found.append(f"{entry.name}: {cmdline[:80]!r}")
+        return found
+
+    def close(self):
+        self.stop.set()
+        self.listener.join(5)
+        self.server.close()
+
+
+def _attacks(student, world: World) -> dict:
+    head = ("import glob, os, shutil, socket, subprocess, sys\n"
+            f"P = {world.paths()!r}\n" + textwrap.dedent(WALK))
+    return {name: _insert_after(student, "import numpy as np", head + textwrap.dedent(code))
+            for name, code in ATTACKS.items()}
+
+
+def _write(sub_dir: Path, subs: dict) -> None:
     sub_dir.mkdir()
     for name, nb in subs.items():
         if name == "renamed":
@@ -373,27 +590,62 @@ def _grade(chapter, folder: Path, subs: dict, tmp: Path) -> dict[str, dict]:
             (sub_dir / f"{name}.ipynb").write_text(nb, encoding="utf-8")
         else:
             nbformat.write(nb, sub_dir / f"{name}.ipynb")
-    out = tmp / f"grades-{chapter}"
+
+
+def _grade(folder: Path, sub_dir: Path, out: Path, sandboxed: bool) -> list[dict]:
     runner.grade_folder(runner.find_autograder_zip(folder / "autograder"), sub_dir, out,
-                        workers=2, timeout=WALL_TIMEOUT, cell_timeout=CELL_TIMEOUT)
+                        workers=2, timeout=WALL_TIMEOUT, cell_timeout=CELL_TIMEOUT, sandboxed=sandboxed)
     with open(out / "grades.csv", newline="", encoding="utf-8") as f:
-        return {row["student"]: row for row in csv.DictReader(f)}
+        rows = list(csv.DictReader(f))
+    for row in rows:  # without the sandbox each reason starts by saying so
+        row["reason"] = row["reason"].removeprefix(runner.UNSANDBOXED).removeprefix("; ")
+    return rows
 
 
 @pytest.fixture(scope="module")
-def grades(built, tmp_path_factory):
-    """{chapter: {student: CSV row}}: references and untouched notebooks of every chapter, bad ones for ch02."""
+def batch(built, tmp_path_factory):
+    """Every chapter graded: references and untouched notebooks; for ch02 also the bad ones and the attacks.
+
+    Returns ``({chapter: [CSV rows]}, report)``, the report holding what was
+    observed around the chapter 2 batch (file hashes, processes, connections).
+    """
     tmp = tmp_path_factory.mktemp("grading")
-    result = {}
-    for chapter, folder in built.items():
-        name = MASTERS[chapter].name
-        ref, student = _read(folder / "autograder" / name), _read(folder / "student" / name)
-        subs = {"reference": ref, "untouched": student}
-        if chapter == CH02:
-            subs.update(_bad_submissions(ref, student))
-            subs["renamed"] = ref
-        result[chapter] = _grade(chapter, folder, subs, tmp)
-    return result
+    world = World(tmp)
+    rows, report = {}, {}
+    try:
+        for chapter, folder in built.items():
+            name = MASTERS[chapter].name
+            ref, student = _read(folder / "autograder" / name), _read(folder / "student" / name)
+            subs = {"reference": ref, "untouched": student}
+            sub_dir, out = tmp / f"submissions-{chapter}", tmp / f"grades-{chapter}"
+            if chapter == CH02:
+                subs.update(_bad_submissions(ref, student))
+                subs["renamed"] = ref
+                if SANDBOX:
+                    subs.update(_attacks(student, world))
+            _write(sub_dir, subs)
+            if chapter == CH02:
+                report["before"] = world.protected()
+            rows[chapter] = _grade(folder, sub_dir, out, SANDBOX)
+            if chapter == CH02:
+                report.update(after=world.protected(), survivors=world.survivors(), out=out,
+                              out_bytes=sum(p.stat().st_size for p in out.rglob("*") if p.is_file()))
+    finally:
+        world.close()
+    report["connections"] = world.connections
+    return rows, report
+
+
+@pytest.fixture(scope="module")
+def grades(batch):
+    """{chapter: {student: CSV row}}."""
+    return {chapter: {row["student"]: row for row in rows} for chapter, rows in batch[0].items()}
+
+
+@pytest.fixture(scope="module")
+def attacked(batch):
+    _need_sandbox()
+    return batch[1]
 
 
 @pytest.mark.parametrize("chapter", sorted(FULL))
@@ -427,30 +679,63 @@ def test_patched_allclose_scores_nothing_for_the_patched_answer(grades):
     assert float(row["q1"]) == 0 and "q1:" in row["reason"]
 
 
-def test_one_row_per_submission_and_stable_columns(grades):
-    rows = grades[CH02]
-    assert set(rows) == {"reference", "untouched", *EXPECTED}
-    assert list(next(iter(rows.values()))) == ["student", "q1", "q2", "q3", "q4", "q5", "total", "status", "reason"]
-    for row in rows.values():
+def test_one_row_per_submission_and_stable_columns(batch):
+    rows = batch[0][CH02]
+    expected = {"reference", "untouched", *EXPECTED} | (set(ATTACKS) if SANDBOX else set())
+    assert sorted(row["student"] for row in rows) == sorted(expected), "exactly one row per submission"
+    assert list(rows[0]) == ["student", "q1", "q2", "q3", "q4", "q5", "total", "status", "reason"]
+    for row in rows:
         assert row["status"] in runner.STATUSES
         assert sum(float(row[f"q{i}"]) for i in range(1, 6)) == pytest.approx(float(row["total"]))
         assert len(row["reason"]) <= runner.REASON_CHARS
 
 
-def test_no_kernel_outlives_its_submission(grades):
-    """No process started for a submission graded here is still running (kernels included)."""
-    assert len(runner.TOKENS) >= 15  # one per notebook that reached otter run
-    needles = {f"BOOK_GRADING_TOKEN={t}".encode() for t in runner.TOKENS}
-    left = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                environ = set((entry / "environ").read_bytes().split(b"\0"))
-            except OSError:
-                continue
-            if environ & needles:
-                left.append(entry.name)
-    assert not left, f"grading processes still running: {left}"
+# --------------------------------------------------------------------------- #
+# What the attacks could not do (same batch)
+# --------------------------------------------------------------------------- #
+@pytest.mark.parametrize("name", sorted(ATTACKS))
+def test_an_attack_gains_no_points(grades, attacked, name):
+    assert float(grades[CH02][name]["total"]) == 0, grades[CH02][name]
+
+
+def test_no_file_outside_the_sandbox_changed(attacked):
+    """Every submission, the masters in exercises/, the teacher's files, the venv: same bytes, nothing added."""
+    assert attacked["after"] == attacked["before"]
+    for folder in (attacked["out"].parent, ROOT / "exercises"):
+        assert not [p for p in folder.rglob("*") if p.name.startswith("planted") or p.suffix == ".stolen"]
+
+
+def test_the_sandbox_hides_the_checkout_and_the_other_folders(grades, attacked):
+    assert "raised RuntimeError: probe saw []" in grades[CH02]["looks-around"]["reason"]
+
+
+def test_no_process_survives_grading(grades, attacked):
+    assert not attacked["survivors"], attacked["survivors"]
+    assert "process(es) running after its kernel stopped (ended)" in grades[CH02]["leaves-processes"]["reason"]
+    assert "running after its kernel stopped" not in grades[CH02]["reference"]["reason"]
+
+
+def test_no_network_from_the_sandbox(grades, attacked):
+    assert attacked["connections"] == []
+    reason = grades[CH02]["opens-network"]["reason"]
+    assert "raised RuntimeError: network: 127.0.0.1 " in reason and "connected" not in reason, reason
+
+
+def test_memory_limit_holds_in_the_sandbox(grades, attacked):
+    row = grades[CH02]["exceeds-memory"]
+    assert row["status"] == "error", row
+    assert "out of memory (limit 4 GiB)" in row["reason"] and "MemoryError" in row["reason"], row
+
+
+def test_huge_output_leaves_a_small_output_folder(attacked):
+    assert attacked["out_bytes"] < 8 * 2**20, attacked["out_bytes"]
+    log = attacked["out"] / "details" / "prints-300mb" / "otter-run.log"
+    assert log.stat().st_size < 3 * 2**20
+
+
+def test_forged_rows_and_grades_csv_edits_are_lost(grades, attacked):
+    text = (attacked["out"] / "grades.csv").read_text(encoding="utf-8")
+    assert "mallory" not in text and "forged" not in text
 
 
 # --------------------------------------------------------------------------- #
@@ -480,11 +765,11 @@ def test_grading_again_replaces_the_previous_results(built, tmp_path):
     subs.mkdir()
     (subs / "alice.ipynb").write_text("not a notebook")
     (subs / "bob").mkdir()
-    runner.grade_folder(zip_, subs, out)
+    runner.grade_folder(zip_, subs, out, sandboxed=SANDBOX)
     first = (out / "grades.csv").read_text()
     assert "alice" in first and "bob" in first and (out / "details" / "bob").is_dir()
     (subs / "bob").rmdir()
-    runner.grade_folder(zip_, subs, out)
+    runner.grade_folder(zip_, subs, out, sandboxed=SANDBOX)
     second = (out / "grades.csv").read_text()
     assert "alice" in second and "bob" not in second and not (out / "details" / "bob").exists()
     assert second == first.replace(next(ln for ln in first.splitlines() if ln.startswith("bob")) + "\n", "")
@@ -521,3 +806,40 @@ def test_guard_interrupts_a_loop_that_swallows_every_exception():
     assert out["restored"] and out["ok_after"]
     assert out["events"][:3] == ["start", "timeout", "end"]
     assert "repaired" in out["events"]
+
+
+def test_points_are_read_as_otter_reads_them(tmp_path):
+    """A list of points per test case, None, and a number followed by a comment."""
+    head = "OK_FORMAT = False\nfrom otter.test_files import test_case\nname = {name!r}\npoints = {points}\n"
+    cases = "@test_case()\ndef test_a(env):\n    pass\n\n@test_case()\ndef test_b(env):\n    pass\n"
+    zip_ = tmp_path / "odd-autograder_2026.zip"
+    with zipfile.ZipFile(zip_, "w") as zf:
+        for name, points in (("q1", "[1, 2]"), ("q2", "None"), ("q10", "1.5  # note")):
+            zf.writestr(f"tests/{name}.py", head.format(name=name, points=points) + cases)
+    assert [(q.name, q.points) for q in runner.read_questions(zip_)] == [("q1", 3.0), ("q2", 1.0), ("q10", 1.5)]
+
+
+def test_make_grade_without_bwrap_stops_with_an_install_hint(built, tmp_path, monkeypatch, capsys):
+    from tools.grading.__main__ import main
+
+    monkeypatch.setattr(sandbox, "bwrap", lambda: None)
+    (tmp_path / "subs").mkdir()
+    code = main(["grade", "--assignment", CH02, "--submissions", str(tmp_path / "subs"), "--out", str(tmp_path / "out"),
+                 "--autograder", str(built[CH02] / "autograder")])
+    err = capsys.readouterr().err.strip()
+    assert code == 1 and len(err.splitlines()) == 1
+    assert "apt-get install bubblewrap" in err and "--no-sandbox" in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_grading_without_the_sandbox_says_so_on_every_row(built, tmp_path):
+    subs = tmp_path / "subs"
+    subs.mkdir()
+    name = MASTERS[CH02].name
+    nbformat.write(_read(built[CH02] / "autograder" / name), subs / "alice.ipynb")
+    (subs / "bob.ipynb").write_text("not a notebook")
+    runner.grade_folder(runner.find_autograder_zip(built[CH02] / "autograder"), subs, tmp_path / "out", sandboxed=False)
+    with open(tmp_path / "out" / "grades.csv", newline="", encoding="utf-8") as f:
+        rows = {row["student"]: row for row in csv.DictReader(f)}
+    assert rows["alice"]["reason"] == runner.UNSANDBOXED and float(rows["alice"]["total"]) == 9
+    assert rows["bob"]["reason"].startswith(runner.UNSANDBOXED + "; not a valid notebook")

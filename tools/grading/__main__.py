@@ -3,7 +3,7 @@
     python -m tools.grading assign [--out DIR] [--no-run-tests] [CHAPTER ...]
     python -m tools.grading grade --assignment CHAPTER --submissions DIR [--out DIR]
                                  [--autograder ZIP|DIR|MASTER.ipynb] [--workers 2]
-                                 [--timeout 180] [--cell-timeout 30] [--memory 4G]
+                                 [--timeout 180] [--cell-timeout 30] [--memory 4G] [--no-sandbox]
 """
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from tools.grading import sandbox
 from tools.grading.assign import DEFAULT_OUT, ROOT, AssignError, assign, build_all, masters, resolve_chapter
 from tools.grading.runner import (
     DEFAULT_CELL_TIMEOUT,
@@ -70,6 +71,9 @@ def _autograder(args, tmp: Path) -> Path:
 def cmd_grade(args) -> int:
     start = time.perf_counter()
     out = Path(args.out) if args.out else ROOT / "_build" / "grades" / args.assignment
+    if not args.no_sandbox and sandbox.bwrap() is None:
+        print(sandbox.INSTALL_HINT, file=sys.stderr)
+        return 1
     with tempfile.TemporaryDirectory(prefix="book-grade-") as tmp:
         try:
             ag_zip = _autograder(args, Path(tmp))
@@ -85,8 +89,12 @@ def cmd_grade(args) -> int:
         try:
             rows = grade_folder(
                 ag_zip, Path(args.submissions), out, workers=args.workers, timeout=args.timeout,
-                cell_timeout=args.cell_timeout, memory=_bytes(args.memory), progress=progress,
+                cell_timeout=args.cell_timeout, memory=_bytes(args.memory), sandboxed=not args.no_sandbox,
+                progress=progress,
             )
+        except sandbox.SandboxError as e:
+            print(e, file=sys.stderr)
+            return 1
         except (FileNotFoundError, ValueError) as e:
             print(f"error: {e}", file=sys.stderr)
             return 1
@@ -118,6 +126,9 @@ def main(argv: list[str] | None = None) -> int:
     g.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, help="seconds per submission (default %(default)s)")
     g.add_argument("--cell-timeout", type=float, default=DEFAULT_CELL_TIMEOUT, help="seconds per cell (default %(default)s)")
     g.add_argument("--memory", default=f"{DEFAULT_MEMORY // 2**30}G", help="address-space cap per submission (default %(default)s)")
+    g.add_argument("--no-sandbox", action="store_true",
+                   help="grade without the bubblewrap sandbox: student code can then reach your files "
+                        "and leave processes running; every row says so")
     g.set_defaults(func=cmd_grade)
 
     args = parser.parse_args(argv)

@@ -12,7 +12,6 @@ from __future__ import annotations
 import re
 import shutil
 import tempfile
-import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -59,7 +58,7 @@ def assign(master: Path, dest: Path, *, run_tests: bool = True, log: Path | None
     dest.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="book-assign-") as tmp:
         tmp = Path(tmp)
-        env = child_env(ipython_dir(tmp), events=None, cell_timeout=600, token=uuid.uuid4().hex)
+        env = child_env(ipython_dir(tmp), cell_timeout=600)
         log = Path(log) if log else tmp / "otter-assign.log"
         args = ["assign", str(master), str(dest)]
         if not run_tests:

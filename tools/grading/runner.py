@@ -1,30 +1,37 @@
-"""Grade a folder of submitted notebooks with ``otter run``, one process per student.
+"""Grade a folder of submitted notebooks with ``otter run``, one sandbox per student.
 
 ``make grade ASSIGNMENT=02-linear-models SUBMISSIONS=<dir> OUT=<dir>`` calls
 :func:`grade_folder`. Every ``*.ipynb`` under ``SUBMISSIONS`` is one student: a
 notebook directly in the folder is named after its file (``alice.ipynb`` is
 ``alice``), a notebook inside a sub-folder after the sub-folder (``bob/hw.ipynb``
-is ``bob``). Each one is copied, under the assignment's own notebook name, into a
-scratch folder and graded by ``otter run`` (``otter.run.main``) in a child process,
-two at a time. The children are forked from a fork server that imported Otter once,
-which saves about two seconds per submission. Each child
+is ``bob``). Each one is copied, under the assignment's own notebook name and
+with a copy of the autograder, into a scratch folder, and graded there by
+``otter run`` (``otter.run.main``), two at a time, each in a bubblewrap sandbox
+(:mod:`tools.grading.sandbox`): the system read-only, the scratch folder and a
+private ``/tmp`` the only writable places, no network, its own PID namespace.
+Nothing of the submissions folder, the output folder, the checkout or the other
+students' work is visible inside. Each grading
 
-* has a hard wall-clock limit; on expiry its whole process group is killed, and
-  so is the Jupyter kernel it started (which lives in a session of its own; it is
-  found by a random token in its environment);
-* has its address space capped with ``resource.setrlimit(RLIMIT_AS)``, which the
-  kernel inherits, so a huge allocation fails with ``MemoryError``;
+* has a hard wall-clock limit; on expiry the sandbox is killed, and with it every
+  process the notebook started, detached or not;
+* has its address space capped with ``RLIMIT_AS``, which the kernel inherits, so
+  a huge allocation fails with ``MemoryError``;
 * loads ``book_cell_guard`` into the kernel, a per-cell timeout and tamper repair
-  (see that module).
+  (see that module);
+* keeps a bounded amount of output: the notebook's outputs are capped inside,
+  and the grading log keeps the first and last megabyte of what was printed.
 
-The results go to ``<OUT>/grades.csv``: ``student``, one column per question,
-``total``, ``status`` (``ok``, ``error`` or ``timeout``) and ``reason``. A
-submission that cannot be graded still gets its row (all zeros). Otter's
-``results.json`` and the grading log of each student are kept in
-``<OUT>/details/<student>/``. Running again overwrites both.
+Only this process writes the results, from the files the sandbox leaves in the
+scratch folder (each read with a size cap): ``<OUT>/grades.csv`` has ``student``,
+one column per question, ``total``, ``status`` (``ok``, ``error`` or ``timeout``)
+and ``reason``. A submission that cannot be graded still gets its row (all
+zeros). Otter's ``results.json``, the grading log and the cell events of each
+student are kept in ``<OUT>/details/<student>/``. Running again overwrites both.
 
-This runs student code on this machine, in-process with the tests. It is not a
-sandbox; see the teacher guide (``chapters/teaching.md``).
+Without bubblewrap, :func:`grade_folder` refuses to start unless told
+``sandbox=False``: then each notebook runs in a process forked from a warm fork
+server, with the same limits but none of the isolation, and every row says so.
+See the teacher guide (``chapters/teaching.md``) for what the sandbox does not do.
 """
 from __future__ import annotations
 
@@ -39,23 +46,30 @@ import sys
 import tempfile
 import threading
 import time
-import uuid
 import zipfile
+from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-ISOLATED = Path(__file__).resolve().parent / "_isolated"
+from tools.grading import sandbox
+
+ISOLATED = sandbox.ISOLATED
 CHILD = ISOLATED / "otter_child.py"
 GUARD_MODULE = "book_cell_guard"
+STUDENT_ID = "book-student-"  # must match otter_child.STUDENT_ID
 
 DEFAULT_TIMEOUT = 120.0  # seconds for one whole submission
 DEFAULT_CELL_TIMEOUT = 20.0  # seconds for one cell
 DEFAULT_MEMORY = 4 * 2**30  # bytes of address space for the grading processes
 REASON_CHARS = 400
+LOG_HEAD = LOG_TAIL = 2**20  # bytes of the grading log kept from its start and its end
+OUTPUT_BYTES = 2 * 2**20  # notebook output kept by Otter's executor, in total
+NOTEBOOK_BYTES = 50 * 2**20  # a larger file is not read
+RESULT_BYTES = 8 * 2**20  # results.json or cell events larger than this are not trusted
+UNSANDBOXED = "graded without the sandbox"
 
 STATUSES = ("ok", "error", "timeout")
-TOKENS: list[str] = []  # every token handed to a grading process by this process (for tests)
 
 
 # --------------------------------------------------------------------------- #
@@ -71,77 +85,154 @@ def ipython_dir(root: Path) -> Path:
     return root / "ipython"
 
 
-def child_env(ipython: Path, *, events: Path | None, cell_timeout: float, token: str) -> dict:
-    """Environment for a grading process and the kernel it starts."""
+def _common_env(cell_timeout: float) -> dict:
+    env = {
+        "BOOK_GRADING_CELL_TIMEOUT": str(cell_timeout),
+        "MPLBACKEND": "Agg",
+        "PYDEVD_DISABLE_FILE_VALIDATION": "1",
+    }
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        env[var] = "1"  # two graders in parallel on two cores; also keeps sums reproducible
+    return env
+
+
+def child_env(ipython: Path, *, cell_timeout: float, files: dict | None = None) -> dict:
+    """Environment for an unsandboxed Otter process (``otter assign``, ``--no-sandbox``): ours, plus the guard."""
     env = dict(os.environ)
+    for var in [v for v in env if v.startswith("BOOK_GRADING_")]:
+        del env[var]
     env["IPYTHONDIR"] = str(ipython)
     env["PYTHONPATH"] = os.pathsep.join([str(ISOLATED)] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p])
     # The environment's own kernel spec first, whatever a user has registered.
     env["JUPYTER_PATH"] = os.pathsep.join(
         [str(Path(sys.prefix) / "share" / "jupyter")] + [p for p in env.get("JUPYTER_PATH", "").split(os.pathsep) if p]
     )
-    env["BOOK_GRADING_CELL_TIMEOUT"] = str(cell_timeout)
-    env["BOOK_GRADING_TOKEN"] = token
-    if events is not None:
-        env["BOOK_GRADING_EVENTS"] = str(events)
-    else:
-        env.pop("BOOK_GRADING_EVENTS", None)
-    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-        env[var] = "1"  # two graders in parallel on two cores; also keeps sums reproducible
-    env["MPLBACKEND"] = "Agg"
-    env["PYDEVD_DISABLE_FILE_VALIDATION"] = "1"
-    env.pop("BOOK_GRADING_MEMORY", None)
+    env.update(_common_env(cell_timeout))
+    env.update(files or {})
     return env
 
 
-def kill_token(token: str) -> int:
-    """SIGKILL every process of ours whose environment carries ``BOOK_GRADING_TOKEN=token``.
+def sandbox_env(*, cell_timeout: float, files: dict) -> dict:
+    """Environment inside the sandbox: built from nothing, so no variable of the teacher's gets in."""
+    home = f"{sandbox.SCRATCH}/home"
+    env = {
+        "PATH": os.pathsep.join([str(Path(sys.prefix) / "bin"), "/usr/local/bin", "/usr/bin", "/bin"]),
+        "HOME": home,
+        "LANG": "C.UTF-8",
+        "TMPDIR": "/tmp",
+        "PYTHONPATH": str(ISOLATED),
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "IPYTHONDIR": f"{sandbox.SCRATCH}/ipython",
+        "JUPYTER_PATH": str(Path(sys.prefix) / "share" / "jupyter"),
+        "JUPYTER_CONFIG_DIR": f"{home}/.jupyter",
+        "JUPYTER_DATA_DIR": f"{home}/.local/share/jupyter",
+        "JUPYTER_RUNTIME_DIR": "/tmp/jupyter-runtime",
+        "MPLCONFIGDIR": "/tmp/matplotlib",
+    }
+    env.update(_common_env(cell_timeout))
+    env.update(files)
+    return env
 
-    The Jupyter kernel that ``otter run`` starts runs in a session of its own, so
-    killing the child's process group does not reach it. Only processes started
-    for this one submission carry the (random) token.
+
+class _BoundedLog:
+    """Copy a stream into a file, keeping its first ``LOG_HEAD`` and last ``LOG_TAIL`` bytes."""
+
+    def __init__(self, stream, path: Path):
+        self.stream, self.path = stream, path
+        self.thread = threading.Thread(target=self._pump, daemon=True)
+        self.thread.start()
+
+    def _pump(self):
+        tail, tail_bytes, dropped = deque(), 0, 0
+        with open(self.path, "wb") as out:
+            written = 0
+            while chunk := self.stream.read1(65536):
+                if written < LOG_HEAD:
+                    part = chunk[: LOG_HEAD - written]
+                    out.write(part)
+                    written += len(part)
+                    chunk = chunk[len(part):]
+                if chunk:
+                    tail.append(chunk)
+                    tail_bytes += len(chunk)
+                    while tail_bytes - len(tail[0]) >= LOG_TAIL:
+                        dropped += len(tail[0])
+                        tail_bytes -= len(tail[0])
+                        tail.popleft()
+            if dropped:
+                out.write(f"\n[... {dropped} bytes of output left out ...]\n".encode())
+            out.writelines(tail)
+
+    def close(self):
+        self.thread.join(30)
+        self.stream.close()
+
+
+def trim_log(path: Path) -> None:
+    """Cut a log written straight to a file down to its first and last megabyte."""
+    try:
+        size = path.stat().st_size
+    except OSError:
+        return
+    if size <= LOG_HEAD + LOG_TAIL:
+        return
+    with open(path, "rb") as f:
+        head = f.read(LOG_HEAD)
+        f.seek(size - LOG_TAIL)
+        tail = f.read(LOG_TAIL)
+    path.write_bytes(head + f"\n[... {size - LOG_HEAD - LOG_TAIL} bytes of output left out ...]\n".encode() + tail)
+
+
+def _supervise(cmd: list[str], *, cwd: Path, env: dict, timeout: float, log: Path, grace: float) -> tuple[int | None, float]:
+    """Run ``cmd`` in a session of its own with a bounded log; after ``timeout`` s, SIGTERM, then SIGKILL.
+
+    Returns (exit code, or None when it was stopped, and the seconds it ran).
     """
-    needle = f"BOOK_GRADING_TOKEN={token}".encode()
-    killed = 0
-    proc = Path("/proc")
-    if not proc.is_dir():
-        return 0
-    for entry in proc.iterdir():
-        if not entry.name.isdigit() or int(entry.name) == os.getpid():
-            continue
+    start = time.monotonic()
+    proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, start_new_session=True)
+    pump = _BoundedLog(proc.stdout, log)
+    try:
+        code = proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        code = None
+        _signal_group(proc.pid, signal.SIGTERM)
         try:
-            environ = (entry / "environ").read_bytes()
-        except OSError:
-            continue
-        if needle in environ.split(b"\0"):
-            try:
-                os.kill(int(entry.name), signal.SIGKILL)
-                killed += 1
-            except OSError:
-                pass
-    return killed
+            proc.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            pass
+        _signal_group(proc.pid, signal.SIGKILL)
+        proc.wait()
+    finally:
+        seconds = time.monotonic() - start
+        pump.close()
+    return code, seconds
+
+
+def _signal_group(pid: int, sig: int) -> None:
+    try:
+        os.killpg(pid, sig)
+    except OSError:
+        pass
 
 
 def run_child(args: list[str], *, cwd: Path, env: dict, timeout: float, memory: int, log: Path) -> tuple[int | None, float]:
-    """Run ``otter_child.py ARGS`` with limits; return (exit code or None on timeout, seconds)."""
+    """Run ``otter_child.py ARGS`` unsandboxed with limits (``otter assign``); return (exit code or None, seconds).
+
+    On timeout the child first gets SIGTERM, on which it ends the kernel and
+    everything else it started, then its process group gets SIGKILL.
+    """
     cmd = [sys.executable, str(CHILD), "--memory", str(int(memory)), *args]
-    start = time.monotonic()
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-        try:
-            code = proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            code = None
-            try:
-                os.killpg(proc.pid, signal.SIGKILL)
-            except OSError:
-                pass
-            proc.wait()
-        finally:
-            token = env.get("BOOK_GRADING_TOKEN")
-            if token:
-                kill_token(token)
-    return code, time.monotonic() - start
+    return _supervise(cmd, cwd=cwd, env=env, timeout=timeout, log=log, grace=5.0)
+
+
+def run_sandboxed(args: list[str], *, scratch: Path, env: dict, timeout: float, memory: int, log: Path) -> tuple[int | None, float]:
+    """Run ``otter_child.py ARGS`` in a sandbox around ``scratch``; ``args`` use the paths seen inside.
+
+    Killing ``bwrap`` ends its PID namespace, so on timeout no grace is needed.
+    """
+    inner = [sys.executable, str(CHILD), "--memory", str(int(memory)), *args]
+    return _supervise(sandbox.command(scratch, inner), cwd=scratch, env=env, timeout=timeout, log=log, grace=0.0)
 
 
 _FORKSERVER = None
@@ -164,12 +255,11 @@ def _forkserver_context():
 
 
 def run_forked(args: list[str], *, cwd: Path, env: dict, timeout: float, memory: int, log: Path) -> tuple[int | None, float]:
-    """Like :func:`run_child`, but the process is forked from a warm fork server.
+    """Like :func:`run_child`, but forked from a warm fork server (grading without the sandbox).
 
-    Same limits: its own session, ``RLIMIT_AS``, a wall-clock limit after which the
-    whole process group and every process carrying the submission's token are killed.
-    (As with any ``multiprocessing`` start method but fork, the caller's main module
-    must be importable: run through ``python -m tools.grading``, pytest or a script.)
+    Same limits and the same SIGTERM-then-SIGKILL on timeout. (As with any
+    ``multiprocessing`` start method but fork, the caller's main module must be
+    importable: run through ``python -m tools.grading``, pytest or a script.)
     """
     ctx = _forkserver_context()
     import otter_child  # light: the heavy imports happened in the fork server
@@ -177,22 +267,23 @@ def run_forked(args: list[str], *, cwd: Path, env: dict, timeout: float, memory:
     proc = ctx.Process(target=otter_child.child_main, args=(args, env, str(cwd), str(log), int(memory)))
     start = time.monotonic()
     proc.start()
-    try:
-        proc.join(timeout)
-        code = proc.exitcode
+    proc.join(timeout)
+    code = proc.exitcode
+    if proc.is_alive():
+        code = None
+        try:
+            os.kill(proc.pid, signal.SIGTERM)
+        except OSError:
+            pass
+        proc.join(5.0)
+        _signal_group(proc.pid, signal.SIGKILL)
         if proc.is_alive():
-            code = None
-            try:
-                os.killpg(proc.pid, signal.SIGKILL)
-            except OSError:
-                proc.kill()  # killed before it could start its session
-            proc.join()
-    finally:
-        token = env.get("BOOK_GRADING_TOKEN")
-        if token:
-            kill_token(token)
-        proc.close() if not proc.is_alive() else None
-    return code, time.monotonic() - start
+            proc.kill()  # killed before it could start its session
+        proc.join()
+    seconds = time.monotonic() - start
+    proc.close()
+    trim_log(log)
+    return code, seconds
 
 
 # --------------------------------------------------------------------------- #
@@ -218,23 +309,16 @@ class Question:
 
 
 def read_questions(ag_zip: Path) -> list[Question]:
-    """Question names and point values from the test files in the autograder zip."""
+    """Question names and point values, as Otter itself reads them from the zip's test files."""
+    sys.modules.setdefault("rfc3987_syntax", None)  # see otter_preload
+    from otter.test_files import create_test_file
+
     questions = []
-    with zipfile.ZipFile(ag_zip) as zf:
-        for member in sorted(zf.namelist()):
-            if not (member.startswith("tests/") and member.endswith(".py")):
-                continue
-            text = zf.read(member).decode("utf-8")
-            name = re.search(r'^name\s*=\s*"([^"]+)"', text, re.M)
-            points = re.search(r"^points\s*=\s*([0-9.]+)\s*$", text, re.M)
-            if name is None:
-                continue
-            if points is None:  # points given per test case
-                points_each = re.findall(r"@test_case\(points=([0-9.]+)", text)
-                total = sum(float(p) for p in points_each)
-            else:
-                total = float(points.group(1))
-            questions.append(Question(name.group(1), total))
+    with zipfile.ZipFile(ag_zip) as zf, tempfile.TemporaryDirectory(prefix="book-tests-") as tmp:
+        members = [m for m in zf.namelist() if m.startswith("tests/") and m.endswith(".py")]
+        for member in members:
+            test_file = create_test_file(zf.extract(member, tmp), None)
+            questions.append(Question(test_file.name, float(test_file.possible)))
     return sorted(questions, key=lambda q: _natural_key(q.name))
 
 
@@ -296,11 +380,15 @@ def _prepare(src: Path, dest: Path, assignment: str | None = None) -> tuple[dict
     file is not a notebook at all. The kernel spec is set to this environment's
     ``python3``; Otter's assignment name is added when the notebook lost it (a
     student who copied the cells into a new notebook), but a notebook made for a
-    different assignment keeps its name and Otter rejects it.
+    different assignment keeps its name and Otter rejects it. Every code cell
+    gets the id ``book-student-N`` (N counts code cells from 1): that is how the
+    grading process tells the student's cells from those Otter adds.
     """
     import nbformat
 
     try:
+        if src.stat().st_size > NOTEBOOK_BYTES:
+            return None, f"the file is larger than {NOTEBOOK_BYTES // 2**20} MB"
         raw = src.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as e:
         return None, f"cannot read the file ({type(e).__name__})"
@@ -316,49 +404,94 @@ def _prepare(src: Path, dest: Path, assignment: str | None = None) -> tuple[dict
     if assignment:
         otter_meta = nb.metadata.setdefault("otter", {})
         otter_meta.setdefault("assignment_name", assignment)
-    for cell in nb.cells:
+    nb.nbformat_minor = max(nb.get("nbformat_minor", 0), 5)  # cell ids need nbformat 4.5
+    number = 0
+    for i, cell in enumerate(nb.cells):
+        cell["id"] = f"book-cell-{i}"
         if cell.get("cell_type") == "code":
+            number += 1
+            cell["id"] = f"{STUDENT_ID}{number}"
             cell["outputs"] = []
             cell["execution_count"] = None
     nbformat.write(nb, dest)
     return nb, ""
 
 
-def _code_cells(nb) -> list[tuple[str | None, str]]:
-    return [(c.get("id"), c.get("source", "")) for c in nb.cells if c.get("cell_type") == "code"]
+def _code_cells(nb) -> list[str]:
+    return [c.get("source", "") for c in nb.cells if c.get("cell_type") == "code"]
 
 
 def _where(nb, record: dict) -> str:
-    """'code cell N (`first line`)' for an event, matched by cell id or source."""
+    """'code cell N (`first line`)' for the student's cell N named by an event."""
+    number = record.get("cell")
+    if isinstance(number, str):
+        return "one of Otter's test cells"
     cells = _code_cells(nb)
-    index = None
-    for i, (cid, src) in enumerate(cells):
-        if record.get("cell_id") and cid == record.get("cell_id"):
-            index = i
-            break
-    if index is None:
-        for i, (cid, src) in enumerate(cells):
-            if src.strip() == (record.get("source") or "").strip():
-                index = i
-                break
-    first = next((ln.strip() for ln in (record.get("source") or "").splitlines() if ln.strip()), "")
+    if not isinstance(number, int) or not 1 <= number <= len(cells):
+        return "a cell"
+    first = next((ln.strip() for ln in cells[number - 1].splitlines() if ln.strip()), "")
     if len(first) > 40:
         first = first[:37] + "..."
-    if index is None:
-        return f"a cell (`{first}`)"
-    return f"code cell {index + 1} (`{first}`)"
+    return f"code cell {number} (`{first}`)"
 
 
-def _read_events(path: Path) -> list[dict]:
-    if not path.exists():
-        return []
+def _read_scratch(work: Path, relative: str, limit: int) -> bytes | None:
+    """A file the sandbox left in ``work``, or None when missing, not a plain file or over ``limit`` bytes.
+
+    Links are not followed, at any level: the notebook could have replaced a file
+    or a folder of its scratch folder by a link to a file of the teacher's.
+    """
+    parts = Path(relative).parts
+    fds = []
+    try:
+        fds.append(os.open(work, os.O_RDONLY | os.O_DIRECTORY))
+        for folder in parts[:-1]:
+            fds.append(os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=fds[-1]))
+        fds.append(os.open(parts[-1], os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK, dir_fd=fds[-1]))
+        info = os.fstat(fds[-1])
+        if not (info.st_mode & 0o170000 == 0o100000) or info.st_size > limit:
+            return None
+        with os.fdopen(os.dup(fds[-1]), "rb") as f:
+            return f.read(limit)
+    except OSError:
+        return None
+    finally:
+        for fd in fds:
+            os.close(fd)
+
+
+def _parse_events(raw: bytes | None) -> list[dict]:
     events = []
-    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+    for line in (raw or b"").decode("utf-8", errors="replace").splitlines():
         try:
-            events.append(json.loads(line))
+            event = json.loads(line)
         except json.JSONDecodeError:
             continue
+        if isinstance(event, dict):
+            events.append(event)
     return events
+
+
+def _parse_results(raw: bytes | None) -> dict | None:
+    """Otter's results.json if it has the expected shape, else None."""
+    try:
+        results = json.loads(raw) if raw else None
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return None
+    if not isinstance(results, dict) or not isinstance(results.get("tests"), list):
+        return None
+    if not all(isinstance(t, dict) for t in results["tests"]):
+        return None
+    return results
+
+
+def _score(test: dict, points: float) -> float:
+    """A test's score, kept within [0, the question's points from the teacher's zip]."""
+    try:
+        score = float(test.get("score") or 0.0)
+    except (TypeError, ValueError):
+        return 0.0
+    return min(max(score, 0.0), points) if score == score else 0.0
 
 
 def _cells_from_events(events: list[dict]) -> list[dict]:
@@ -372,7 +505,7 @@ def _cells_from_events(events: list[dict]) -> list[dict]:
         elif current is not None and kind == "timeout":
             current["timeout"] = True
         elif current is not None and kind == "repaired":
-            current["repaired"].extend(e.get("names", []))
+            current["repaired"].extend(str(n) for n in e.get("names", []) if isinstance(n, str))
         elif current is not None and kind == "end":
             current["end"] = e
             current = None
@@ -387,7 +520,7 @@ def _failed_tests(results: dict, questions: list[Question]) -> list[str]:
             continue
         if test.get("score", 0) >= test.get("max_score", 0):
             continue
-        message = _first_failure(test.get("output", ""))
+        message = _first_failure(str(test.get("output", "")))
         if len(message) > 90:
             message = message[:87] + "..."
         notes.append(f"{name}: {message}" if message else f"{name} failed")
@@ -410,141 +543,183 @@ def _first_failure(output: str) -> str:
     return ""
 
 
-def grade_one(
-    student: str,
-    src: Path | None,
-    problem: str,
-    *,
-    ag_zip: Path,
-    questions: list[Question],
-    canonical: str,
-    ipython: Path,
-    work_root: Path,
-    details: Path,
-    timeout: float,
-    cell_timeout: float,
-    memory: int,
-) -> Row:
+@dataclass
+class Job:
+    """What grading one submission needs besides the submission itself."""
+
+    ag_zip: Path
+    questions: list[Question]
+    canonical: str
+    work_root: Path
+    timeout: float
+    cell_timeout: float
+    memory: int
+    sandboxed: bool = True
+
+
+def grade_one(student: str, src: Path | None, problem: str, job: Job, details: Path) -> Row:
     """Grade one student's notebook; never raises."""
-    row = Row(student, {q.name: 0.0 for q in questions})
+    row = Row(student, {q.name: 0.0 for q in job.questions})
     try:
-        return _grade_one(row, src, problem, ag_zip, questions, canonical, ipython, work_root, details, timeout, cell_timeout, memory)
+        _grade_one(row, src, problem, job, details)
     except Exception as e:  # a bug here must not lose the row
-        row.status, row.reason = "error", f"grader failure: {type(e).__name__}: {e}"[:REASON_CHARS]
-        return row
+        row.status, row.reason = "error", f"grader failure: {type(e).__name__}: {e}"
+    if not job.sandboxed:
+        row.reason = UNSANDBOXED + (f"; {row.reason}" if row.reason else "")
+    row.reason = row.reason[:REASON_CHARS]
+    return row
 
 
-def _grade_one(row, src, problem, ag_zip, questions, canonical, ipython, work_root, details, timeout, cell_timeout, memory):
-    assignment = canonical[: -len(".ipynb")] if canonical.endswith(".ipynb") else None
+def _grade_one(row: Row, src: Path | None, problem: str, job: Job, details: Path) -> None:
     details.mkdir(parents=True, exist_ok=True)
     if src is None:
         row.status, row.reason = "error", problem
-        return row
-    work = Path(tempfile.mkdtemp(prefix="sub-", dir=work_root))
+        return
+    work = Path(tempfile.mkdtemp(prefix="sub-", dir=job.work_root))
     try:
-        notebook = work / canonical
-        nb, problem = _prepare(src, notebook, assignment)
+        assignment = job.canonical[: -len(".ipynb")] if job.canonical.endswith(".ipynb") else None
+        nb, problem = _prepare(src, work / job.canonical, assignment)
         if nb is None:
             row.status, row.reason = "error", problem
-            return row
-        out = work / "out"
-        events_path = work / "events.jsonl"
-        log = details / "otter-run.log"
-        for attempt in range(1 + KERNEL_START_RETRIES):
-            shutil.rmtree(out, ignore_errors=True)
-            out.mkdir()
-            events_path.unlink(missing_ok=True)
-            token = uuid.uuid4().hex
-            TOKENS.append(token)
-            env = child_env(ipython, events=events_path, cell_timeout=cell_timeout, token=token)
-            code, row.seconds = run_forked(
-                ["run", "--no-logo", "-a", str(ag_zip), "-o", str(out), str(notebook)],
-                cwd=work, env=env, timeout=timeout, memory=memory, log=log,
-            )
-            if code == 0 or events_path.exists() or not _kernel_failed_to_start(log):
-                break
-            # Jupyter picks a free TCP port, closes it and hands it to the kernel; with many
-            # kernels starting on one machine another process can take it in between. No
-            # student code has run yet, so grading again is safe.
-        events = _read_events(events_path)
-        cells = _cells_from_events(events)
-        results_file = out / "results.json"
-        results = None
-        if code == 0 and results_file.exists():
-            results = json.loads(results_file.read_text(encoding="utf-8"))
-            shutil.copy(results_file, details / "results.json")
-            for test in results.get("tests", []):
-                if test.get("name") in row.scores:
-                    row.scores[test["name"]] = float(test.get("score") or 0.0)
-            if any(t.get("name") == "Autograder Failed" for t in results.get("tests", [])):
-                results = None  # Otter read no results: the notebook never reached its last cell
-                row.scores = {q.name: 0.0 for q in questions}
-        notes = []
-        unfinished = next((c for c in cells if c["end"] is None), None)
-        timed_out = [c for c in cells if c["timeout"]]
-        errors = [c for c in cells if c["end"] is not None and c["end"].get("error") and not c["start"].get("grader")]
-        repaired = sorted({n for c in cells for n in c["repaired"]})
-        if code is None:
-            row.status = "timeout"
-            where = f" while running {_where(nb, unfinished['start'])}" if unfinished else ""
-            notes.append(f"killed after the {timeout:g} s limit for the whole notebook{where}")
-        elif results is None:
-            row.status = "error"
-            if unfinished is not None:
-                notes.append(
-                    f"the kernel died while running {_where(nb, unfinished['start'])} "
-                    "(os._exit, a crash, or the memory limit)"
-                )
-            else:
-                notes.append("Otter could not grade the notebook: " + _last_error_line(log))
-        elif timed_out:
-            row.status = "timeout"
-            for c in timed_out[:2]:
-                if c["start"].get("grader"):
-                    notes.append(f"a test ran past the {cell_timeout:g} s cell limit (a function that does not return?)")
-                else:
-                    notes.append(f"{_where(nb, c['start'])} ran past the {cell_timeout:g} s cell limit")
-        elif errors:
-            row.status = "error"
-            c = errors[0]
-            more = f" (+{len(errors) - 1} more cells with errors)" if len(errors) > 1 else ""
-            notes.append(f"{_where(nb, c['start'])} raised {c['end']['error'].splitlines()[0][:160]}{more}")
-        if repaired:
-            notes.append("tampering: the notebook replaced " + ", ".join(repaired[:4]) + (" ..." if len(repaired) > 4 else "")
-                         + "; restored before the tests ran")
-        if results is not None:
-            notes.extend(_failed_tests(results, questions))
-        sources = "\n".join(src_ for _, src_ in _code_cells(nb))
-        missing = [q.name for q in questions if f'grader.check("{q.name}")' not in sources and f"grader.check('{q.name}')" not in sources]
-        if missing and results is not None:
-            notes.append(f"no grader.check cell for {', '.join(missing)} (graded anyway)")
-        if Path(src).name != canonical and Path(src).parent.name == row.student and Path(src).stem != row.student:
-            notes.append(f"notebook renamed to {Path(src).name!r}; graded as {canonical!r}")
-        row.reason = "; ".join(notes)[:REASON_CHARS]
-        return row
+            return
+        code, log = _run_otter(work, job, details)
+        events = _parse_events(_read_scratch(work, "events.jsonl", RESULT_BYTES))
+        results = _parse_results(_read_scratch(work, "out/results.json", RESULT_BYTES))
+        _keep_details(details, work)
+        _judge(row, nb, src, code, events, results, log, job)
     finally:
-        if (work / "events.jsonl").exists():
-            shutil.copy(work / "events.jsonl", details / "cell-events.jsonl")
         shutil.rmtree(work, ignore_errors=True)
 
 
+def _run_otter(work: Path, job: Job, details: Path) -> tuple[int | None, Path]:
+    """Run ``otter run`` on the notebook in ``work``; return its exit code (None: killed) and the log."""
+    shutil.copy(job.ag_zip, work / "autograder.zip")
+    ipython_dir(work)
+    for folder in ("out", "home"):
+        (work / folder).mkdir()
+    inside = (lambda p: f"{sandbox.SCRATCH}/{p}") if job.sandboxed else (lambda p: str(work / p))
+    files = {
+        "BOOK_GRADING_EVENTS": inside("events.jsonl"),
+        "BOOK_GRADING_ROLES": inside("roles.json"),
+        "BOOK_GRADING_OUTPUT_BYTES": str(OUTPUT_BYTES),
+    }
+    args = ["run", "--no-logo", "-a", inside("autograder.zip"), "-o", inside("out"), inside(job.canonical)]
+    log = details / "otter-run.log"
+    for _ in range(1 + KERNEL_START_RETRIES):
+        for name in ("events.jsonl", "roles.json"):
+            (work / name).unlink(missing_ok=True)
+        if job.sandboxed:
+            env = sandbox_env(cell_timeout=job.cell_timeout, files=files)
+            code, _ = run_sandboxed(args, scratch=work, env=env, timeout=job.timeout, memory=job.memory, log=log)
+        else:
+            env = child_env(work / "ipython", cell_timeout=job.cell_timeout, files=files)
+            code, _ = run_forked(args, cwd=work, env=env, timeout=job.timeout, memory=job.memory, log=log)
+        if code == 0 or (work / "events.jsonl").exists() or not _kernel_failed_to_start(log):
+            break
+        # Unsandboxed, Jupyter picks a free TCP port, closes it and hands it to the kernel;
+        # another process can take it in between. No student code has run yet, so grading
+        # again is safe. (In the sandbox each kernel has a network of its own.)
+    return code, log
+
+
+def _keep_details(details: Path, work: Path) -> None:
+    for name, keep in (("out/results.json", "results.json"), ("events.jsonl", "cell-events.jsonl")):
+        raw = _read_scratch(work, name, RESULT_BYTES)
+        if raw is not None:
+            (details / keep).write_bytes(raw)
+
+
+def _judge(row: Row, nb, src: Path, code: int | None, events: list[dict], results: dict | None, log: Path,
+           job: Job) -> None:
+    """Fill in the row's scores, status and reason from what came out of the grading."""
+    points = {q.name: q.points for q in job.questions}
+    if code == 0 and results is not None:
+        if any(t.get("name") == "Autograder Failed" for t in results["tests"]):
+            results = None  # Otter read no results: the notebook never reached its last cell
+        else:
+            for test in results["tests"]:
+                if test.get("name") in points:
+                    row.scores[test["name"]] = _score(test, points[test["name"]])
+    else:
+        results = None
+    cells = _cells_from_events(events)
+    unfinished = next((c for c in cells if c["end"] is None), None)
+    timed_out = [c for c in cells if c["timeout"]]
+    errors = [c for c in cells if c["end"] is not None and c["end"].get("error") and not c["start"].get("grader")]
+    repaired = sorted({n for c in cells for n in c["repaired"]})
+    notes = []
+    if code is None:
+        row.status = "timeout"
+        where = f" while running {_where(nb, unfinished['start'])}" if unfinished else ""
+        notes.append(f"killed after the {job.timeout:g} s limit for the whole notebook{where}")
+    elif results is None:
+        row.status = "error"
+        if unfinished is not None:
+            notes.append(f"the kernel died while running {_where(nb, unfinished['start'])} "
+                         "(os._exit, a crash, or the memory limit)")
+        else:
+            notes.append("Otter could not grade the notebook: " + _last_error_line(log))
+    elif timed_out:
+        row.status = "timeout"
+        for c in timed_out[:2]:
+            if c["start"].get("grader"):
+                notes.append(f"a test ran past the {job.cell_timeout:g} s cell limit (a function that does not return?)")
+            else:
+                notes.append(f"{_where(nb, c['start'])} ran past the {job.cell_timeout:g} s cell limit")
+    elif errors:
+        row.status = "error"
+        c = errors[0]
+        error = str(c["end"]["error"]).splitlines()[0][:160]
+        more = f" (+{len(errors) - 1} more cells with errors)" if len(errors) > 1 else ""
+        memory = f"out of memory (limit {job.memory / 2**30:g} GiB): " if error.startswith("MemoryError") else ""
+        notes.append(f"{memory}{_where(nb, c['start'])} raised {error}{more}")
+    if repaired:
+        notes.append("tampering: the notebook replaced " + ", ".join(repaired[:4]) + (" ..." if len(repaired) > 4 else "")
+                     + "; restored before the tests ran")
+    if results is not None and not any(c["start"].get("cell") == "final" for c in cells):
+        notes.append("tampering: the kernel's record of its cells was rewritten (status and reason may be wrong)")
+    leftovers = _leftovers(log)
+    if leftovers:
+        notes.append(f"left {leftovers} process(es) running after its kernel stopped (ended)")
+    if results is not None:
+        notes.extend(_failed_tests(results, job.questions))
+    sources = "\n".join(_code_cells(nb))
+    missing = [q.name for q in job.questions
+               if f'grader.check("{q.name}")' not in sources and f"grader.check('{q.name}')" not in sources]
+    if missing and results is not None:
+        notes.append(f"no grader.check cell for {', '.join(missing)} (graded anyway)")
+    if src.name != job.canonical and src.parent.name == row.student and src.stem != row.student:
+        notes.append(f"notebook renamed to {src.name!r}; graded as {job.canonical!r}")
+    row.reason = "; ".join(notes)
+
+
 KERNEL_START_RETRIES = 2
+LEFTOVERS = re.compile(rb"\[book grading\] ended (\d+) process")
+
+
+def _log_tail(log: Path, size: int = 65536) -> bytes:
+    try:
+        with open(log, "rb") as f:
+            f.seek(max(0, f.seek(0, os.SEEK_END) - size))
+            return f.read()
+    except OSError:
+        return b""
+
+
+def _leftovers(log: Path) -> int:
+    found = LEFTOVERS.findall(_log_tail(log))
+    return int(found[-1]) if found else 0
 
 
 def _kernel_failed_to_start(log: Path) -> bool:
-    try:
-        text = log.read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return False
+    text = _log_tail(log).decode("utf-8", errors="replace")
     return any(m in text for m in ("Address already in use", "Kernel died before replying to kernel_info",
                                    "Kernel didn't respond in"))
 
 
 def _last_error_line(log: Path) -> str:
-    try:
-        lines = [ln.strip() for ln in log.read_text(encoding="utf-8", errors="replace").splitlines() if ln.strip()]
-    except OSError:
-        return "no log"
+    lines = [ln.strip() for ln in _log_tail(log).decode("utf-8", errors="replace").splitlines() if ln.strip()]
+    lines = [ln for ln in lines if not ln.startswith("[book grading]")]
     for line in reversed(lines):
         if re.match(r"[A-Za-z_][\w.]*(Error|Exception)\b", line):
             return line[:200]
@@ -589,41 +764,43 @@ def grade_folder(
     timeout: float = DEFAULT_TIMEOUT,
     cell_timeout: float = DEFAULT_CELL_TIMEOUT,
     memory: int = DEFAULT_MEMORY,
+    sandboxed: bool = True,
     progress=None,
 ) -> list[Row]:
-    """Grade every submission under ``submissions``; write ``out/grades.csv``; return the rows."""
+    """Grade every submission under ``submissions``; write ``out/grades.csv``; return the rows.
+
+    Raises :class:`sandbox.SandboxError` when ``sandboxed`` and bubblewrap is
+    missing or cannot start here; nothing is graded then.
+    """
     ag_zip = Path(ag_zip).resolve()
     out = Path(out).resolve()
     questions = read_questions(ag_zip)
     if not questions:
         raise ValueError(f"no questions found in {ag_zip}")
-    canonical = canonical_name(ag_zip, "submission.ipynb")
     found = find_submissions(Path(submissions))
     keys, seen = [], {}
     for student, _, _ in found:  # a folder name for each student's details, unique
         key = _safe(student)
         seen[key] = seen.get(key, 0) + 1
         keys.append(key if seen[key] == 1 else f"{key}-{seen[key]}")
-    details_root = out / "details"
-    if details_root.exists():
-        shutil.rmtree(details_root)
-    rows: list[Row] = []
     with tempfile.TemporaryDirectory(prefix="book-grading-") as tmp:
         tmp = Path(tmp)
-        ipython = ipython_dir(tmp)
+        if sandboxed:
+            sandbox.check(tmp)
+        details_root = out / "details"
+        if details_root.exists():
+            shutil.rmtree(details_root)
+        job = Job(ag_zip, questions, canonical_name(ag_zip, "submission.ipynb"), tmp,
+                  timeout, cell_timeout, memory, sandboxed)
 
-        def job(item):
+        def one(item):
             (student, src, problem), key = item
-            row = grade_one(
-                student, src, problem, ag_zip=ag_zip, questions=questions, canonical=canonical,
-                ipython=ipython, work_root=tmp, details=details_root / key,
-                timeout=timeout, cell_timeout=cell_timeout, memory=memory,
-            )
+            row = grade_one(student, src, problem, job, details_root / key)
             if progress:
                 progress(row)
             return row
 
         with ThreadPoolExecutor(max_workers=max(1, int(workers))) as pool:
-            rows = list(pool.map(job, zip(found, keys)))
+            rows = list(pool.map(one, zip(found, keys)))
     write_csv(rows, questions, out / "grades.csv")
     return rows

@@ -12,6 +12,12 @@ It does three things, all from IPython's ``pre_run_cell``/``post_run_cell`` hook
    and never come back. Grader cells (those Otter inserts to run the tests) are
    never interrupted themselves; a student function that loops when a test calls
    it is, that test fails, and the remaining tests get a short fresh budget.
+   Which cell is whose comes from ``$BOOK_GRADING_ROLES``, a list written by the
+   grading process before the kernel starts and read here before any student code
+   runs: one entry per executed cell, in order (the student's cell number, or
+   ``init``, ``grader``, ``final`` for Otter's). Cell text plays no part, so a
+   student cell cannot pass for Otter's by what it says; a cell run from inside
+   another (``get_ipython().run_cell``) counts as part of that cell.
    Code that blocks ``SIGALRM``, stays inside one long C call, or nests two
    swallowing ``try`` statements is not stopped here: the runner's wall-clock
    limit kills the whole submission.
@@ -27,9 +33,9 @@ It does three things, all from IPython's ``pre_run_cell``/``post_run_cell`` hook
    file named by ``BOOK_GRADING_EVENTS``; the runner turns them into the
    ``status`` and ``reason`` columns of ``grades.csv``.
 
-None of this is a sandbox: student code runs in this very process and can undo
-all of it. The runner's outer wall-clock limit, process-group kill and memory cap
-are the backstop. The module must not import the ``book`` package (that would
+Student code runs in this very process and can undo all of it. The sandbox the
+runner puts around the grading process and this kernel, with its wall-clock limit
+and memory cap, is the backstop. The module must not import the ``book`` package (that would
 import torch into every grading kernel); it is imported by file location.
 """
 from __future__ import annotations
@@ -77,12 +83,6 @@ class _LazyFirstImport:
 TICK = 0.1  # seconds between timer ticks once a cell is running
 GRACE = 2.0  # fresh budget for the rest of a grader cell after a test timed out
 
-# The cells Otter adds to the notebook it grades: its init cell, the sys.path cell,
-# a check after a question, and the last cell that runs every test.
-_GRADER_CELL = re.compile(
-    r"init_grading_mode\(|from otter\.execute import Checker|^notebook_\w+\(\)\.check\(|^import sys\nsys\.path\.append\(r\"",
-    re.M,
-)
 _CELL_FILE = re.compile(r"[/\\]ipykernel_\d+[/\\][^/\\]+\.py$")
 
 
@@ -94,10 +94,14 @@ class CellTimeout(Exception):
 
 
 class _Guard:
-    def __init__(self, shell, limit: float, events_path: str | None):
+    def __init__(self, shell, limit: float, events_path: str | None, roles: list | None = None):
         self.shell = shell
         self.limit = float(limit)
         self.events_path = events_path
+        self.roles = list(roles or [])
+        self.executed = 0  # top-level cells run so far
+        self.running = None  # ExecutionInfo of the top-level cell now running
+        self.role = None
         self.deadline = None
         self.cell_file = None  # ipykernel's file name for the running cell
         self.grader_cell = False
@@ -242,39 +246,54 @@ class _Guard:
         return fixed
 
     # --- IPython hooks ------------------------------------------------------------
+    def _role(self):
+        """The role of the cell about to run: the student's cell number, or Otter's init/grader/final."""
+        if self.executed < len(self.roles):
+            return self.roles[self.executed]
+        return None  # no roles given (otter assign, a plain shell): every cell is timed
+
     def pre_run_cell(self, info):
+        if self.running is not None:
+            return  # run_cell from inside a cell: part of that cell
+        self.running = info
+        self.role = self._role()
+        self.executed += 1
+        self.grader_cell = isinstance(self.role, str)
         raw = info.raw_cell or ""
-        self.grader_cell = bool(_GRADER_CELL.search(raw))
         try:
             self.cell_file = self.shell.compile.get_code_name(raw, raw, 0)
         except Exception:
             self.cell_file = None
         self.timed_out = False
         self.doomed.clear()
-        if "from otter.execute import Checker" in raw:
+        if self.role == "final":
             # Otter's last cell runs every test not yet run. Forget the results of
             # the checks run earlier from student cells, so that every test runs
-            # here, against the notebook's final state, after the repair above.
+            # here, against the notebook's final state, after the repair below.
             try:
                 from otter.execute import Checker
 
                 Checker.clear_results()
             except Exception:
                 pass
-        self.emit(event="start", cell_id=getattr(info, "cell_id", None), source=raw, grader=self.grader_cell)
+        self.emit(event="start", cell=self.role, grader=self.grader_cell)
         self.deadline = time.monotonic() + self.limit
         signal.signal(signal.SIGALRM, self._on_tick)
         signal.setitimer(signal.ITIMER_REAL, TICK, TICK)
 
     def post_run_cell(self, result):
+        info = getattr(result, "info", None)  # ipykernel passes None when the cell was cancelled
+        if self.running is None or (info is not None and info is not self.running):
+            return  # a nested cell, or one whose start this guard did not see
+        self.running = None
         signal.setitimer(signal.ITIMER_REAL, 0, 0)
         self.deadline = None
         self._disarm_trace()
-        err = result.error_in_exec or result.error_before_exec
+        err = getattr(result, "error_in_exec", None) or getattr(result, "error_before_exec", None)
         error = None
         if err is not None:
             error = f"{type(err).__name__}: {err}"[:300]
-        if self.grader_cell and "init_grading_mode(" in (result.info.raw_cell or "") and "otter.execute.checker" not in self._snapshot:
+        if self.role == "init" and "otter.execute.checker" not in self._snapshot:
             self._snapshot_otter()
         fixed = self.repair()
         if fixed:
@@ -287,11 +306,22 @@ _OWN_CODE = {f.__code__ for f in (_Guard._on_tick, _Guard._local_trace, _Guard._
                                    _Guard._student_frames, _Guard._is_student, _Guard._is_cell_file)}
 
 
+def _read_roles(path: str | None) -> list:
+    if not path:
+        return []
+    try:
+        with _OPEN(path, encoding="utf-8") as f:
+            roles = json.load(f)
+    except (OSError, ValueError):
+        return []
+    return roles if isinstance(roles, list) else []
+
+
 def load_ipython_extension(shell):
     if "pandas" not in sys.modules:
         sys.meta_path.insert(0, _LazyFirstImport())
     limit = float(os.environ.get("BOOK_GRADING_CELL_TIMEOUT", "60"))
-    guard = _Guard(shell, limit, os.environ.get("BOOK_GRADING_EVENTS"))
+    guard = _Guard(shell, limit, os.environ.get("BOOK_GRADING_EVENTS"), _read_roles(os.environ.get("BOOK_GRADING_ROLES")))
     shell.events.register("pre_run_cell", guard.pre_run_cell)
     shell.events.register("post_run_cell", guard.post_run_cell)
     shell._book_cell_guard = guard
