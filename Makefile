@@ -20,7 +20,8 @@ help:
 	@echo "make execute re-run every notebook in place (authors)"
 	@echo "make lab     open JupyterLab in the book's environment"
 	@echo "make assignments   student and autograder notebooks into _build/assignments"
-	@echo "make grade ASSIGNMENT=02-linear-models SUBMISSIONS=dir [OUT=dir]   grade a folder of submissions"
+	@echo "make grade ASSIGNMENT=02-linear-models SUBMISSIONS=dir [OUT=dir]   grade a folder of submissions,"
+	@echo "            each in a bubblewrap sandbox (apt-get install bubblewrap; GRADE_OPTS=--no-sandbox grades without it)"
 	@echo "make pdf     printable edition via XeLaTeX (needs TeX packages; see the message)"
 
 $(STAMP): requirements.txt pyproject.toml
@@ -61,8 +62,10 @@ lab: $(STAMP)
 
 # Auto-graded exercises (otter-grader; see chapters/teaching.md). `assignments` builds
 # _build/assignments/<chapter>/{student,autograder} and fails if a reference solution fails
-# its tests. `grade` writes $(OUT)/grades.csv; AUTOGRADER= takes a private master notebook,
-# autograder zip or folder; GRADE_OPTS= passes --timeout, --cell-timeout, --memory, --workers.
+# its tests. `grade` writes $(OUT)/grades.csv, grading each submission in a bubblewrap
+# sandbox (it stops with an install hint when bwrap is missing); AUTOGRADER= takes a private
+# master notebook, autograder zip or folder; GRADE_OPTS= passes --timeout, --cell-timeout,
+# --memory, --workers, and --no-sandbox to grade without isolation at your own risk.
 assignments: $(STAMP)
 	$(BIN)/python -m tools.grading assign --out _build/assignments
 
