@@ -33,13 +33,17 @@ def output_size(size: int, kernel: int, stride: int, padding: int = 0) -> int:
     return (size + 2 * padding - kernel) // stride + 1
 
 
-def _check_fits(x_shape, kernel, padding, what: str) -> None:
+def _check_input(x, weight, padding, what: str) -> np.ndarray:
+    """``x`` as float64 if it is ``(N, C, H, W)`` with the weight's ``C`` and room for one window."""
+    x = np.asarray(x)
+    _, channels, kh, kw = np.shape(weight)
+    if x.ndim != 4 or x.shape[1] != channels:
+        raise ValueError(f"{what} expects input of shape (N, {channels}, H, W), got {x.shape}")
     # torch refuses a kernel larger than the (padded) image instead of returning an empty output.
-    height, width = x_shape[2] + 2 * padding[0], x_shape[3] + 2 * padding[1]
-    if height < kernel[0] or width < kernel[1]:
-        raise ValueError(
-            f"{what}: kernel {tuple(kernel)} is larger than the padded input ({height}, {width})"
-        )
+    height, width = x.shape[2] + 2 * padding[0], x.shape[3] + 2 * padding[1]
+    if height < kh or width < kw:
+        raise ValueError(f"{what}: kernel {(kh, kw)} is larger than the padded input ({height}, {width})")
+    return x.astype(np.float64, copy=False)
 
 
 def _pad(x, padding):
@@ -64,9 +68,10 @@ def conv2d_loop(x, weight, bias=None, stride=1, padding=0):
     """
     sh, sw = pair(stride, "stride", 1, "conv2d_loop")
     padding = pair(padding, "padding", 0, "conv2d_loop")
-    n_images, _, _, _ = x.shape
+    x = _check_input(x, weight, padding, "conv2d_loop")
+    n_images = x.shape[0]
     n_filters, _, kh, kw = weight.shape
-    xp = _pad(np.asarray(x, dtype=np.float64), padding)
+    xp = _pad(x, padding)
     h_out = output_size(xp.shape[2], kh, sh)
     w_out = output_size(xp.shape[3], kw, sw)
     out = np.zeros((n_images, n_filters, h_out, w_out))
@@ -90,7 +95,7 @@ def conv2d_loop_backward(grad_output, x, weight, stride=1, padding=0):
     """
     sh, sw = pair(stride, "stride", 1, "conv2d_loop_backward")
     padding = pair(padding, "padding", 0, "conv2d_loop_backward")
-    xp = _pad(np.asarray(x, dtype=np.float64), padding)
+    xp = _pad(_check_input(x, weight, padding, "conv2d_loop_backward"), padding)
     n_images, n_filters, h_out, w_out = grad_output.shape
     _, _, kh, kw = weight.shape
     dxp = np.zeros_like(xp)
@@ -149,7 +154,7 @@ def conv2d(x, weight, bias=None, stride=1, padding=0):
     """Vectorised convolution; returns ``(out, cache)`` where ``cache`` feeds :func:`conv2d_backward`."""
     stride = pair(stride, "stride", 1, "conv2d")
     padding = pair(padding, "padding", 0, "conv2d")
-    x = np.asarray(x, dtype=np.float64)
+    x = _check_input(x, weight, padding, "conv2d")
     n_filters, _, kh, kw = weight.shape
     xp = _pad(x, padding)
     rows, (h_out, w_out) = im2col(xp, (kh, kw), stride)
@@ -209,10 +214,7 @@ class Conv2d(Module):
 
     def forward(self, x):
         """Convolve ``x`` of shape ``(N, in_channels, H, W)``; returns ``(N, out_channels, H_out, W_out)``."""
-        x = np.asarray(x)
-        if x.ndim != 4 or x.shape[1] != self.in_channels:
-            raise ValueError(f"{self._name()} expects input of shape (N, {self.in_channels}, H, W), got {x.shape}")
-        _check_fits(x.shape, self.kernel_size, self.padding, self._name())
+        x = _check_input(x, self._params["weight"], self.padding, self._name())
         out, cache = conv2d(x, self._params["weight"], self._params.get("bias"), self.stride, self.padding)
         self._cache = (cache, out.shape)
         return out
