@@ -179,6 +179,17 @@ def test_softmax_regression_matches_scikit_learn():
     assert np.max(np.abs(softmax(X @ fit.W + fit.b, axis=1) - ref.predict_proba(X))) < 1e-6
 
 
+def test_softmax_regression_without_features_learns_the_label_entropy():
+    # With a constant zero input only the biases learn: the best such model predicts the class
+    # frequencies, and its mean cross-entropy is their entropy (cross-entropy = entropy + KL).
+    y = np.repeat([0, 1, 2, 3], [50, 30, 15, 5])
+    fit = L.fit_softmax_regression(np.zeros((y.size, 1)), y, lr=2.0, steps=2000)
+    freq = np.bincount(y) / y.size
+    assert np.allclose(softmax(fit.b), freq, atol=1e-6)
+    assert fit.history[-1] == pytest.approx(-np.sum(freq * np.log(freq)), abs=1e-9)
+    assert fit.history[0] == pytest.approx(np.log(4), rel=1e-15)  # zero weights: a uniform guess
+
+
 def test_gradient_descent_with_zero_steps_returns_the_start():
     X, y = make_linear_data(n=10)
     fit = L.fit_linear_regression(X, y, steps=0)

@@ -4,8 +4,10 @@ Chapter 2 derives every formula here by hand and checks it against finite
 differences, TensorFlow's ``GradientTape`` and torch autograd. Conventions:
 
 * samples are rows: ``X`` has shape ``(N, d)``;
-* a linear model computes ``Z = X @ W + b``. For one output ``W`` has shape
-  ``(d,)`` or ``(d, 1)``; for ``K`` classes it has shape ``(d, K)``;
+* a linear model computes ``Z = X @ W + b``, the book's ``Z = XW + 1bᵀ``
+  with ``W`` stored as in the math, ``(d_in, d_out)`` (``torch.nn.Linear``
+  stores its transpose). For one output ``W`` has shape ``(d,)`` or
+  ``(d, 1)``; for ``K`` classes it has shape ``(d, K)``;
 * every loss is a **mean** over the samples, so its size does not grow with ``N``.
 
 The losses and their gradients with respect to ``Z`` (``mse_loss`` and
@@ -106,8 +108,8 @@ def gradient_descent(
     after every step.
 
     The matrices of a linear model are small, and for them a multi-threaded
-    BLAS spends more time coordinating threads than multiplying (several times
-    more on a busy two-core machine), so the loop runs BLAS on one thread.
+    BLAS can spend more time coordinating threads than multiplying, so the
+    loop runs BLAS on one thread.
     """
     X = _design(X)
     lr = positive(lr, "lr", owner="gradient_descent")
