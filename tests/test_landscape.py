@@ -167,3 +167,25 @@ def test_labels_stay_inside_their_regions(monkeypatch):
     assert len(titles) == len(landscape.REGIONS)
     assert any("\n" in t for t in titles) and not all("\n" in t for t in titles)
     plt.close(ax.figure)
+
+
+def test_training_flops_schematic_writes_the_counts_it_is_given():
+    from book.plotting.training_flops import plot_training_flops
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        ax = plot_training_flops()
+        ax.figure.canvas.draw()
+    texts = [t.get_text() for t in ax.texts]
+    assert sum("2 N FLOPs per token" in t for t in texts) == 3
+    assert any("2N + 2N + 2N = 6N" in t and "6NT" in t for t in texts)
+    assert fonts.missing_glyphs(ax.figure) == set()
+    plt.close(ax.figure)
+    ax = plot_training_flops((2, 2, 1.5))
+    assert any("= 5.5N" in t for t in (t.get_text() for t in ax.texts))
+    plt.close(ax.figure)
+    with pytest.raises(ValueError, match="3 numbers"):
+        plot_training_flops((2, 4))
+    with pytest.raises(ValueError, match="per_parameter"):
+        plot_training_flops((2, 0, 2))
+    plt.close("all")

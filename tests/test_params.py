@@ -33,6 +33,15 @@ def test_transformers_match_published_and_torch_counts():
     assert params.gpt2() == 124_439_808 == count_parameters(arch.torch_gpt2_small())
 
 
+def test_counts_match_hugging_face_transformers():
+    pytest.importorskip("transformers")
+    bert, gpt2 = arch.hf_bert_base(), arch.hf_gpt2_small()
+    assert count_parameters(bert) == params.bert() == 109_482_240
+    assert count_parameters(gpt2) == params.gpt2() == 124_439_808
+    # Built on the meta device: shapes only, nothing allocated or downloaded.
+    assert all(p.is_meta for p in bert.parameters()) and all(p.is_meta for p in gpt2.parameters())
+
+
 def test_feature_map_sizes():
     assert params.conv2d_output_size(32, 3) == 30
     assert params.conv2d_output_size(28, 5, stride=2, padding=2) == 14

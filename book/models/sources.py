@@ -3,8 +3,11 @@ chapters 1 and 3 can count their parameters in the frameworks themselves.
 
 Listing numbers (L05, L06, ...) refer to the errata appendix. Each builder
 makes a freshly initialised model; nothing is trained or downloaded here.
-BERT-base and GPT-2 small are built on torch's ``meta`` device: shapes only.
-Count with :func:`book.counting.params.count_parameters`.
+BERT-base and GPT-2 small are built on torch's ``meta`` device: shapes only,
+twice: from ``torch.nn`` parts (:func:`torch_bert_base`, :func:`torch_gpt2_small`)
+and as Hugging Face ``transformers`` defines them (:func:`hf_bert_base`,
+:func:`hf_gpt2_small`; these need ``transformers``). Count with
+:func:`book.counting.params.count_parameters`.
 """
 from __future__ import annotations
 
@@ -121,3 +124,25 @@ def torch_bert_base():
 def torch_gpt2_small():
     """GPT-2 small's shapes (pre-norm blocks, tied output layer)."""
     return torch_encoder(50257, 768, 12, 3072, 12, 1024, pre_norm=True, final_norm=True)
+
+
+def hf_bert_base():
+    """Hugging Face ``transformers``' ``BertModel(BertConfig())``: BERT-base as
+    the library defines it, random weights on the ``meta`` device (nothing is
+    downloaded, no memory is allocated). Needs ``transformers``."""
+    import torch
+    from transformers import BertConfig, BertModel
+
+    with torch.device("meta"):
+        return BertModel(BertConfig())
+
+
+def hf_gpt2_small():
+    """``transformers``' ``GPT2Model(GPT2Config())``: GPT-2 small without the
+    language-model head (whose weight is the tied token embedding), on the
+    ``meta`` device. Needs ``transformers``."""
+    import torch
+    from transformers import GPT2Config, GPT2Model
+
+    with torch.device("meta"):
+        return GPT2Model(GPT2Config())
