@@ -16,6 +16,7 @@ from book.plotting import schematic as sch
 HEADS = ("identity", "sigmoid", "softmax")
 FAINT = "#b3bcc4"   # edges into the other outputs
 BIAS = "#7d6608"    # the bias edge, dashed: a weight on a constant input
+LABEL_BOX = {"facecolor": "white", "edgecolor": "none", "pad": 0.6, "alpha": 0.85}   # keeps labels legible over edges
 
 
 def _weight_label(i: int, k: int, n_outputs: int) -> str:
@@ -74,13 +75,13 @@ def draw_linear_model(ax=None, n_inputs: int = 3, n_outputs: int = 1, head: str 
             text = _weight_label(i, k, n_outputs) if labelled else None
             edges.append((xy, s))
             t = sch.arrow(ax, xy, s, label=text, colour=colour, gap=0.32, label_pos=0.45, label_offset=0.2,
-                          fontsize=10)
+                          fontsize=10, bbox=LABEL_BOX)
             if t is not None:
                 edge_labels.append(t)
         edges.append((bias, s))
         b_text = ("$b$" if n_outputs == 1 else f"$b_{{{k}}}$") if labelled else None
         t = sch.arrow(ax, bias, s, label=b_text, colour=BIAS if labelled else FAINT, gap=0.32, label_pos=0.45,
-                      label_offset=-0.22, fontsize=10, linestyle="--")
+                      label_offset=-0.22, fontsize=10, linestyle="--", bbox=LABEL_BOX)
         if t is not None:
             edge_labels.append(t)
         sch.circle(ax, s, "$\\Sigma$", radius=0.36, colour="hidden", fontsize=12)
