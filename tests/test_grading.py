@@ -39,7 +39,7 @@ ROOT = Path(__file__).resolve().parent.parent
 SITE = Path(os.environ.get("BOOK_HTML", ROOT / "_build" / "html"))
 MASTERS = masters()
 CH02 = "02-linear-models"
-FULL = {"02-linear-models": 9, "03-backpropagation": 11, "04-making-training-work": 9}
+FULL = {"01-landscape": 10, "02-linear-models": 9, "03-backpropagation": 11, "04-making-training-work": 9}
 
 # Small limits keep the bad submissions cheap; the defaults are larger.
 CELL_TIMEOUT = 4.0

@@ -226,13 +226,15 @@ def run_child(args: list[str], *, cwd: Path, env: dict, timeout: float, memory: 
     return _supervise(cmd, cwd=cwd, env=env, timeout=timeout, log=log, grace=5.0)
 
 
-def run_sandboxed(args: list[str], *, scratch: Path, env: dict, timeout: float, memory: int, log: Path) -> tuple[int | None, float]:
+def run_sandboxed(args: list[str], *, scratch: Path, env: dict, timeout: float, memory: int, log: Path,
+                  hide=()) -> tuple[int | None, float]:
     """Run ``otter_child.py ARGS`` in a sandbox around ``scratch``; ``args`` use the paths seen inside.
 
     Killing ``bwrap`` ends its PID namespace, so on timeout no grace is needed.
     """
     inner = [sys.executable, str(CHILD), "--memory", str(int(memory)), *args]
-    return _supervise(sandbox.command(scratch, inner), cwd=scratch, env=env, timeout=timeout, log=log, grace=0.0)
+    cmd = sandbox.command(scratch, inner, hide)
+    return _supervise(cmd, cwd=scratch, env=env, timeout=timeout, log=log, grace=0.0)
 
 
 _FORKSERVER = None
@@ -555,6 +557,7 @@ class Job:
     cell_timeout: float
     memory: int
     sandboxed: bool = True
+    hide: tuple = ()  # the submissions and output folders
 
 
 def grade_one(student: str, src: Path | None, problem: str, job: Job, details: Path) -> Row:
@@ -582,17 +585,16 @@ def _grade_one(row: Row, src: Path | None, problem: str, job: Job, details: Path
         if nb is None:
             row.status, row.reason = "error", problem
             return
-        code, log = _run_otter(work, job, details)
-        events = _parse_events(_read_scratch(work, "events.jsonl", RESULT_BYTES))
-        results = _parse_results(_read_scratch(work, "out/results.json", RESULT_BYTES))
-        _keep_details(details, work)
-        _judge(row, nb, src, code, events, results, log, job)
+        code, log, row.seconds = _run_otter(work, job, details)
+        raw_events = _keep(work, "events.jsonl", details / "cell-events.jsonl")
+        raw_results = _keep(work, "out/results.json", details / "results.json")
+        _judge(row, nb, src, code, _parse_events(raw_events), _parse_results(raw_results), log, job)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
 
-def _run_otter(work: Path, job: Job, details: Path) -> tuple[int | None, Path]:
-    """Run ``otter run`` on the notebook in ``work``; return its exit code (None: killed) and the log."""
+def _run_otter(work: Path, job: Job, details: Path) -> tuple[int | None, Path, float]:
+    """Run ``otter run`` on the notebook in ``work``; return its exit code (None: killed), the log, the seconds."""
     shutil.copy(job.ag_zip, work / "autograder.zip")
     ipython_dir(work)
     for folder in ("out", "home"):
@@ -610,23 +612,25 @@ def _run_otter(work: Path, job: Job, details: Path) -> tuple[int | None, Path]:
             (work / name).unlink(missing_ok=True)
         if job.sandboxed:
             env = sandbox_env(cell_timeout=job.cell_timeout, files=files)
-            code, _ = run_sandboxed(args, scratch=work, env=env, timeout=job.timeout, memory=job.memory, log=log)
+            code, seconds = run_sandboxed(args, scratch=work, env=env, timeout=job.timeout, memory=job.memory,
+                                          log=log, hide=job.hide)
         else:
             env = child_env(work / "ipython", cell_timeout=job.cell_timeout, files=files)
-            code, _ = run_forked(args, cwd=work, env=env, timeout=job.timeout, memory=job.memory, log=log)
+            code, seconds = run_forked(args, cwd=work, env=env, timeout=job.timeout, memory=job.memory, log=log)
         if code == 0 or (work / "events.jsonl").exists() or not _kernel_failed_to_start(log):
             break
         # Unsandboxed, Jupyter picks a free TCP port, closes it and hands it to the kernel;
         # another process can take it in between. No student code has run yet, so grading
         # again is safe. (In the sandbox each kernel has a network of its own.)
-    return code, log
+    return code, log, seconds
 
 
-def _keep_details(details: Path, work: Path) -> None:
-    for name, keep in (("out/results.json", "results.json"), ("events.jsonl", "cell-events.jsonl")):
-        raw = _read_scratch(work, name, RESULT_BYTES)
-        if raw is not None:
-            (details / keep).write_bytes(raw)
+def _keep(work: Path, name: str, dest: Path) -> bytes | None:
+    """Copy a file the sandbox left (see :func:`_read_scratch`) into the details; return its bytes."""
+    raw = _read_scratch(work, name, RESULT_BYTES)
+    if raw is not None:
+        dest.write_bytes(raw)
+    return raw
 
 
 def _judge(row: Row, nb, src: Path, code: int | None, events: list[dict], results: dict | None, log: Path,
@@ -791,7 +795,7 @@ def grade_folder(
         if details_root.exists():
             shutil.rmtree(details_root)
         job = Job(ag_zip, questions, canonical_name(ag_zip, "submission.ipynb"), tmp,
-                  timeout, cell_timeout, memory, sandboxed)
+                  timeout, cell_timeout, memory, sandboxed, (Path(submissions), out))
 
         def one(item):
             (student, src, problem), key = item

@@ -24,6 +24,7 @@ import sys
 from pathlib import Path
 
 ISOLATED = Path(__file__).resolve().parent / "_isolated"
+ROOT = Path(__file__).resolve().parents[2]  # the checkout
 SCRATCH = "/grading"  # where the scratch folder appears inside
 TMP_BYTES = 512 * 2**20  # the private /tmp lives in memory; cap it
 SHM_BYTES = 64 * 2**20
@@ -65,14 +66,35 @@ def _python_mounts() -> list[str]:
     return args
 
 
-def command(scratch: Path, argv: list[str]) -> list[str]:
-    """The ``bwrap`` command line that runs ``argv`` (inside paths) with ``scratch`` as its folder."""
+def _hidden(paths) -> list[str]:
+    """Empty read-only folders over ``paths`` that lie inside a folder mounted from the host.
+
+    The checkout, the submissions and the output are normally nowhere in the
+    sandbox; this covers one kept under /usr, /etc or Python's prefix.
+    """
+    mounted = [Path(p) for p in ("/usr", "/etc", sys.base_prefix, sys.prefix)]
+    args = []
+    for path in paths:
+        path = Path(path).resolve()
+        inside = any(path == m or m in path.parents for m in mounted)
+        if inside and path.is_dir() and path != Path(sys.prefix).resolve():
+            args += ["--tmpfs", str(path), "--remount-ro", str(path)]
+    return args
+
+
+def command(scratch: Path, argv: list[str], hide=()) -> list[str]:
+    """The ``bwrap`` command line that runs ``argv`` (inside paths) with ``scratch`` as its folder.
+
+    ``hide`` lists folders of the host that must not be visible, should a
+    read-only system mount contain them.
+    """
     exe = bwrap()
     if exe is None:
         raise SandboxError(INSTALL_HINT)
     return [
         exe,
         *_system_mounts(),
+        *_hidden([ROOT, *hide]),
         *_python_mounts(),
         "--dev", "/dev",
         "--size", str(SHM_BYTES), "--tmpfs", "/dev/shm",

@@ -35,8 +35,9 @@ It does three things, all from IPython's ``pre_run_cell``/``post_run_cell`` hook
 
 Student code runs in this very process and can undo all of it. The sandbox the
 runner puts around the grading process and this kernel, with its wall-clock limit
-and memory cap, is the backstop. The module must not import the ``book`` package (that would
-import torch into every grading kernel); it is imported by file location.
+and memory cap, is the backstop. The module must not import the ``book`` package
+(that would import torch into every grading kernel); it is imported by file
+location.
 """
 from __future__ import annotations
 
@@ -269,7 +270,8 @@ class _Guard:
         if self.role == "final":
             # Otter's last cell runs every test not yet run. Forget the results of
             # the checks run earlier from student cells, so that every test runs
-            # here, against the notebook's final state, after the repair below.
+            # here, against the notebook's final state, after the repair that
+            # followed the last student cell.
             try:
                 from otter.execute import Checker
 
