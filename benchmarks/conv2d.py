@@ -24,6 +24,7 @@ import numpy as np
 import torch
 from threadpoolctl import threadpool_info, threadpool_limits
 
+from book.checks import positive_int
 from book.nn.conv import conv2d, conv2d_backward, conv2d_loop, conv2d_loop_backward
 
 SHAPE = dict(n=32, channels=16, size=16, filters=32, kernel=3, padding=1)
@@ -112,6 +113,8 @@ def main() -> None:
     parser.add_argument("--trials", type=int, default=7, help="trials per figure; the median is reported")
     parser.add_argument("--loop-trials", type=int, default=3, help="trials for the (slow) loop version")
     args = parser.parse_args()
+    for name in ("threads", "trials", "loop_trials"):
+        positive_int(getattr(args, name), f"--{name.replace('_', '-')}", owner="benchmarks/conv2d.py")
 
     torch.set_num_threads(args.threads)
     with threadpool_limits(limits=args.threads):

@@ -4,7 +4,8 @@
 one output number at a time; they are for reading and for checking. The layer
 :class:`Conv2d` uses :func:`conv2d` and :func:`conv2d_backward`, which gather
 every receptive field into one matrix (im2col) so that the whole convolution
-is a single matrix product. Like torch (and every deep-learning library), the
+is a single matrix product (``benchmarks/conv2d.py`` times both against
+torch). Like torch (and every deep-learning library), the
 "convolution" is a cross-correlation: the kernel is not flipped.
 
 Output size along one axis, for input size ``H``, kernel ``k``, stride ``s``
