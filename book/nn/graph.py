@@ -98,19 +98,19 @@ class ScalarGraph:
         """Every ``(src, dst)`` pair, in the order the nodes were made."""
         return [(src, node.name) for node in self.nodes.values() for src in node.inputs]
 
-    def _local(self, node: Node, upstream: float) -> list[float]:
+    def local_gradients(self, node: Node, upstream: float) -> list[float]:
         """The gradient each input of ``node`` receives, given d(output)/d(node) = ``upstream``."""
         v = [self.nodes[i].value for i in node.inputs]
-        if node.op == "add":
+        if node.op == "add":  # d(u+v)/du = d(u+v)/dv = 1: the gradient is distributed
             return [upstream, upstream]
         if node.op == "sub":
             return [upstream, -upstream]
-        if node.op == "mul":
+        if node.op == "mul":  # d(uv)/du = v: each input gets the other's value
             return [upstream * v[1], upstream * v[0]]
-        if node.op == "max":
+        if node.op == "max":  # only the larger input changes the output, so only it gets a gradient
             first = v[0] >= v[1]
             return [upstream if first else 0.0, 0.0 if first else upstream]
-        return [upstream * 2.0 * v[0]]
+        return [upstream * 2.0 * v[0]]  # square
 
     def backward(self, output: str, seed: float = 1.0) -> dict[str, float]:
         """Fill :attr:`grad` and :attr:`edge_grad` with derivatives of ``output``; returns :attr:`grad`.
@@ -129,7 +129,7 @@ class ScalarGraph:
         for node in reversed(list(self.nodes.values())):
             if node.op == "input":
                 continue
-            for src, g in zip(node.inputs, self._local(node, self.grad[node.name])):
+            for src, g in zip(node.inputs, self.local_gradients(node, self.grad[node.name])):
                 self.edge_grad[(src, node.name)] = self.edge_grad.get((src, node.name), 0.0) + g
                 self.grad[src] += g
         return self.grad
