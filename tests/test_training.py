@@ -226,3 +226,51 @@ def test_fit_argument_checks():
         _fit(model, X, y, opt, epochs=0, progress=False)
     with pytest.raises(ValueError, match="validation"):
         _fit(model, X, y, opt, epochs=1, early_stopping=EarlyStopping(), progress=False)
+
+
+def test_layer_input_spread_matches_a_hand_computed_forward_pass():
+    model = torch_mlp([5, 4, 3, 2], activation="tanh", init="xavier", seed=0).double()
+    x = torch.randn(16, 5, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
+    model.train()
+    spread = dg.layer_input_spread(model, x)
+    l1, l2 = model[0], model[2]
+    with torch.no_grad():
+        a1 = torch.tanh(l1(x))
+        a2 = torch.tanh(l2(a1))
+    expected = [x.std(dim=0).mean(), a1.std(dim=0).mean(), a2.std(dim=0).mean()]
+    assert np.allclose(spread, [float(e) for e in expected], rtol=1e-12, atol=0)
+    assert model.training  # the mode is left alone
+    with pytest.raises(ValueError, match="at least 2 examples"):
+        dg.layer_input_spread(model, x[:1])
+
+
+def test_layer_input_spread_sees_the_sigmoid_collapse():
+    x = torch.randn(128, 32, generator=torch.Generator().manual_seed(0))
+    deep = dg.layer_input_spread(torch_mlp([32] + [32] * 15 + [4], activation="sigmoid", init="xavier", seed=0), x)
+    he = dg.layer_input_spread(torch_mlp([32] + [32] * 15 + [4], activation="relu", init="he", seed=0), x)
+    assert deep[-1] < 1e-5 * deep[1]
+    assert he.max() / he.min() < 100
+
+
+def test_first_nonfinite_layer_finds_where_the_overflow_starts():
+    model = torch_mlp([3, 4, 4, 4, 1], activation="relu", init="he", seed=0)
+    x = torch.ones(2, 3)
+    assert dg.first_nonfinite_layer(model, x) is None
+    with torch.no_grad():
+        model[2].weight.fill_(1e30)   # layer 2 multiplies by 1e30 ...
+        model[4].weight.fill_(1e30)   # ... and layer 3 again: float32 overflows there
+    assert dg.first_nonfinite_layer(model, x) == 3
+    with pytest.raises(ValueError, match="no nn.Linear"):
+        dg.first_nonfinite_layer(nn.ReLU(), x)
+
+
+def test_fit_steps_the_scheduler_once_per_optimizer_step_and_records_the_rate():
+    X, y = np.random.default_rng(0).normal(size=(40, 3)), np.arange(40) % 2
+    model = torch_mlp([3, 8, 2], init="he", seed=0)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0 / (step + 1))
+    history = fit(model, TensorBatches(X, y, batch_size=10, seed=0), optimizer, 3, scheduler=scheduler, progress=False)
+    # 4 steps per epoch: the last step of epoch e is step 4e + 3, run at lr 0.1 / (4e + 4)
+    assert np.allclose(history["lr"], [0.1 / 4, 0.1 / 8, 0.1 / 12], rtol=1e-12)
+    assert scheduler.last_epoch == 12
+    assert "lr" not in fit(model, TensorBatches(X, y), optimizer, 1, progress=False)

@@ -1,9 +1,10 @@
 """Instruments for seeing why training fails: per-layer gradient norms, the
-total gradient norm that clipping measures, and how far each layer's weights
-moved. Chapter 4 uses them on PyTorch models (any device).
+total gradient norm that clipping measures, how far each layer's weights
+moved, and how much each layer's input still varies from example to example. Chapter 4 uses them on PyTorch models (any device).
 """
 from __future__ import annotations
 
+import math
 from typing import Iterable, Sequence
 
 import numpy as np
@@ -45,6 +46,65 @@ def total_grad_norm(parameters: Iterable[torch.Tensor]) -> float:
     if not squares:
         return 0.0
     return float(torch.stack(squares).sum().sqrt())
+
+
+def layer_input_spread(model: nn.Module, x: torch.Tensor) -> np.ndarray:
+    """How much the input of each ``nn.Linear`` layer varies across the examples of ``x``.
+
+    One forward pass (no gradients, the model's mode unchanged); for layer
+    ``l`` the value is the standard deviation over the batch of each input
+    feature, averaged over features. Entry 0 is the spread of ``x`` itself.
+    A value near zero means that layer sees almost the same vector for every
+    example: the forward signal has collapsed, whatever the gradients do.
+    """
+    if x.dim() != 2 or x.shape[0] < 2:
+        raise ValueError(f"layer_input_spread needs a batch of at least 2 examples, shape (N, d); got {tuple(x.shape)}")
+    layers = linear_layers(model)
+    if not layers:
+        raise ValueError("layer_input_spread: the model has no nn.Linear layer")
+    spreads: list[float] = [math.nan] * len(layers)
+
+    def recorder(i):
+        def hook(_module, inputs):
+            spreads[i] = float(inputs[0].detach().double().std(dim=0).mean())
+        return hook
+
+    handles = [layer.register_forward_pre_hook(recorder(i)) for i, layer in enumerate(layers)]
+    try:
+        with torch.no_grad():
+            model(x)
+    finally:
+        for handle in handles:
+            handle.remove()
+    return np.array(spreads)
+
+
+def first_nonfinite_layer(model: nn.Module, x: torch.Tensor) -> int | None:
+    """The first ``nn.Linear`` layer (counting from 1, input side first) whose output on ``x`` has an inf or NaN.
+
+    One forward pass without gradients; ``None`` if every layer's output is
+    finite. It says where an overflow starts: an exploding network usually
+    overflows a few layers before its output, not at the loss.
+    """
+    layers = linear_layers(model)
+    if not layers:
+        raise ValueError("first_nonfinite_layer: the model has no nn.Linear layer")
+    bad: list[int] = []
+
+    def recorder(i):
+        def hook(_module, _inputs, output):
+            if not bad and not bool(torch.isfinite(output).all()):
+                bad.append(i + 1)
+        return hook
+
+    handles = [layer.register_forward_hook(recorder(i)) for i, layer in enumerate(layers)]
+    try:
+        with torch.no_grad():
+            model(x)
+    finally:
+        for handle in handles:
+            handle.remove()
+    return bad[0] if bad else None
 
 
 def weight_snapshot(model: nn.Module) -> list[torch.Tensor]:

@@ -58,6 +58,7 @@ def fit(
     device=None,
     max_grad_norm: float | None = None,
     record_grad_norm: bool = False,
+    scheduler=None,
     early_stopping: EarlyStopping | None = None,
     stop_early: bool = False,
     desc: str = "training",
@@ -75,11 +76,15 @@ def fit(
       validation;
     * ``val_loss``, ``val_acc``: with ``val``, measured the same way;
     * ``grad_norm``: with ``max_grad_norm`` or ``record_grad_norm``, the
-      largest total gradient norm of the epoch, before clipping.
+      largest total gradient norm of the epoch, before clipping;
+    * ``lr``: with ``scheduler``, the learning rate of the epoch's last step.
 
     ``loss_fn`` defaults to cross-entropy. ``device`` defaults to where the
     model's parameters are; batches are moved there. With ``max_grad_norm``
-    gradients are clipped to that total norm every step. ``early_stopping``
+    gradients are clipped to that total norm every step. ``scheduler`` (a
+    ``torch.optim.lr_scheduler`` object built on ``optimizer``) is stepped
+    after every optimizer step, so its schedule counts steps, not epochs.
+    ``early_stopping``
     is fed the validation loss (and the model, to keep its best weights) every
     epoch; training ends early only if ``stop_early`` is true, so a caller can
     still draw the whole curve. The progress bar goes to standard error.
@@ -112,7 +117,11 @@ def fit(
                 norm = total_grad_norm(model.parameters())
             if track_norm:
                 largest = math.nan if math.isnan(norm) or math.isnan(largest) else max(largest, norm)
+            if scheduler is not None:
+                lr = optimizer.param_groups[0]["lr"]
             optimizer.step()
+            if scheduler is not None:
+                scheduler.step()
             total += loss.item() * len(yb)
             count += len(yb)
         metrics = {"loss": total / count}
@@ -121,6 +130,8 @@ def fit(
             metrics.update(train_loss=scores["loss"], train_acc=scores["acc"])
         if track_norm:
             metrics["grad_norm"] = largest
+        if scheduler is not None:
+            metrics["lr"] = lr
         if val is not None:
             scores = evaluate(model, val, loss_fn, device)
             metrics.update(val_loss=scores["loss"], val_acc=scores["acc"])
