@@ -1,4 +1,4 @@
-"""book.plotting.computational_graph and book.plotting.mlp_diagram: chapter 3's schematic figures."""
+"""book.plotting.computational_graph: chapter 3's computational-graph and gate-pattern figures."""
 import matplotlib
 
 matplotlib.use("Agg")
@@ -9,7 +9,6 @@ from book.nn.graph import ScalarGraph  # noqa: E402
 from book.plotting import missing_glyphs  # noqa: E402
 from book.plotting.computational_graph import (  # noqa: E402
     draw_computational_graph, draw_gate_patterns, gate_graphs, layout)
-from book.plotting.mlp_diagram import draw_mlp  # noqa: E402
 
 
 def _graph():
@@ -59,17 +58,3 @@ def test_drawing_needs_a_backward_pass_first():
         draw_computational_graph(g, "s")
     with pytest.raises(ValueError, match="unknown output"):
         draw_computational_graph(g, "nope")
-
-
-def test_mlp_diagram_shows_every_layer_and_weight_shape():
-    ax = draw_mlp([64, 32, 10], max_units=5)
-    texts = " ".join(t.get_text() for t in ax.texts)
-    assert "64×32" in texts and "32×10" in texts and "⋮" in texts
-    assert "hidden layer 1" in texts and "output" in texts
-    assert len(ax.lines) == 5 * 5 + 5 * 5
-    assert missing_glyphs(ax.figure) == set()
-    plt.close("all")
-    with pytest.raises(ValueError, match="sizes"):
-        draw_mlp([3])
-    with pytest.raises(ValueError, match="max_units"):
-        draw_mlp([3, 2], max_units=2)
