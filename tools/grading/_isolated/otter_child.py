@@ -15,7 +15,8 @@ every process its kernel leaves behind (``PR_SET_CHILD_SUBREAPER``) so that it c
 end them when Otter is done or when the runner sends ``SIGTERM``. In the sandbox
 the PID namespace does that anyway.
 
-For ``run`` two things are added to Otter:
+For ``run`` three things are added to Otter (and its closing printout no longer
+needs pandas, see :class:`_NoPandas`):
 
 * after Otter has added its own cells to the notebook, the role of every cell
   the kernel will execute (the student's code cell N, or one of Otter's cells) is
@@ -24,7 +25,9 @@ For ``run`` two things are added to Otter:
   (``book-student-N``); Otter's init cell is always the first and its results
   cell always the last;
 * the outputs kept for the executed notebook are capped (``$BOOK_GRADING_OUTPUT_BYTES``),
-  so a notebook that prints hundreds of megabytes costs neither memory nor disk.
+  so a notebook that prints hundreds of megabytes costs neither memory nor disk;
+* as soon as the kernel has stopped, every process the notebook left running is
+  ended, before Otter reads the results the kernel wrote.
 
 This file is loaded by path or from this folder on ``sys.path``, never through
 the ``book`` package: importing ``book`` would import torch into every grader.
