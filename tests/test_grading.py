@@ -447,7 +447,7 @@ ATTACKS = {
         for path in P["files"]:
             try:
                 with open(path, "a") as f:
-                    f.write("rewritten by a submission")
+                    f.write("rewritten by " + P["marker"])
             except OSError:
                 pass
         for folder in P["folders"] + ["/", "/usr", "/etc", os.path.expanduser("~")]:
@@ -550,20 +550,29 @@ class World:
         }
 
     def protected(self) -> dict[str, str]:
-        """SHA-256 of every file an attack aims at that must not change, and of every submission."""
-        files = [*MASTERS.values(), self.venv_file, ROOT / "Makefile", *self.decoy.iterdir()]
-        files += sorted(p for p in self.subs.rglob("*") if p.is_file())
+        """SHA-256 of every file of this test an attack aims at (every submission included), and of the venv's."""
+        files = [self.venv_file, *self.decoy.iterdir(), *sorted(p for p in self.subs.rglob("*") if p.is_file())]
         return {str(p): hashlib.sha256(p.read_bytes()).hexdigest() for p in files}
 
+    def checkout_touched(self) -> list[str]:
+        """Files of the checkout an attack aims at that are gone or carry its marker.
+
+        Not hashes: other people may edit the checkout while the tests run.
+        """
+        files = [*MASTERS.values(), ROOT / "Makefile"]
+        return [str(p) for p in files if not p.is_file() or self.marker.encode() in p.read_bytes()]
+
     def survivors(self) -> list[str]:
-        """Processes still running whose command line carries the attack's marker."""
+        """Processes still running that carry the attack's marker, and sandboxes this process started."""
         found = []
         for entry in Path("/proc").iterdir():
             try:
                 cmdline = (entry / "cmdline").read_bytes()
-            except OSError:
+                parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, ValueError, IndexError):
                 continue
-            if entry.name.isdigit() and self.marker.encode() in cmdline:
+            ours = parent == os.getpid() and os.path.basename(cmdline.split(b"\0")[0]) == b"bwrap"
+            if entry.name.isdigit() and (self.marker.encode() in cmdline or ours):
                 found.append(f"{entry.name}: {cmdline[:80]!r}")
         return found
 
@@ -628,7 +637,8 @@ def batch(built, tmp_path_factory):
                 report["before"] = world.protected()
             rows[chapter] = _grade(folder, sub_dir, out, SANDBOX)
             if chapter == CH02:
-                report.update(after=world.protected(), survivors=world.survivors(), out=out,
+                report.update(after=world.protected(), checkout=world.checkout_touched(),
+                              survivors=world.survivors(), out=out,
                               out_bytes=sum(p.stat().st_size for p in out.rglob("*") if p.is_file()))
     finally:
         world.close()
@@ -699,8 +709,9 @@ def test_an_attack_gains_no_points(grades, attacked, name):
 
 
 def test_no_file_outside_the_sandbox_changed(attacked):
-    """Every submission, the masters in exercises/, the teacher's files, the venv: same bytes, nothing added."""
+    """Every submission, the teacher's files, the venv: same bytes; the masters in exercises/ untouched; nothing added."""
     assert attacked["after"] == attacked["before"]
+    assert attacked["checkout"] == []
     for folder in (attacked["out"].parent, ROOT / "exercises"):
         assert not [p for p in folder.rglob("*") if p.name.startswith("planted") or p.suffix == ".stolen"]
 
