@@ -38,6 +38,7 @@ venv: $(STAMP)
 # --all: an incremental Sphinx build keeps the old navigation on pages whose
 # source did not change when _toc.yml does; a full build takes about 15 s.
 html: $(STAMP)
+	$(BIN)/python -m tools.exercise_downloads
 	$(BIN)/jupyter-book build . --all --warningiserror --nitpick --keep-going --quiet
 	@echo "Book built: $(CURDIR)/_build/html/index.html"
 

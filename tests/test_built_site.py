@@ -68,3 +68,18 @@ def test_solutions_are_not_published(site):
         text = page.read_text(encoding="utf-8")
         assert "BEGIN SOLUTION" not in text and "BEGIN HIDDEN TESTS" not in text, page
     assert not list(site.rglob("exercises/**/*.ipynb")), "exercise master notebooks were copied into the site"
+
+
+def test_student_notebooks_are_published_without_solutions(site):
+    from tools.grading.assign import find_leaks, masters
+
+    page = (site / "chapters" / "students.html").read_text(encoding="utf-8")
+    downloads = site / "_downloads"
+    for folder, master in masters().items():
+        name = master.name
+        published = list(downloads.rglob(name))
+        assert len(published) == 1, f"{name} is not published once in the site's downloads: {published}"
+        assert f"_downloads/{published[0].parent.name}/{name}" in page, f"the students' page does not link {name}"
+        assert find_leaks(master, published[0].parent) == [], f"the published {name} holds solution text"
+        assert "BEGIN SOLUTION" not in published[0].read_text(encoding="utf-8")
+    assert list(downloads.rglob("exercises-student.zip")), "the zip of all student notebooks is missing"

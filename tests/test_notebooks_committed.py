@@ -47,3 +47,13 @@ def test_chapter_starts_with_setup_and_has_checks(path):
     n_asserts = sum(src.count("assert ") for src in code)
     assert n_asserts >= 3, f"{path.name} has only {n_asserts} assertions; each section ends with checks"
     assert nb.metadata.get("kernelspec", {}).get("name") == "python3"
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
+def test_checks_cells_are_collapsed_in_the_book(path):
+    """A checks cell stays in the notebook (CI runs it) but folds away in the rendered page."""
+    nb = nbformat.read(path, as_version=4)
+    checks = [c for c in nb.cells if c.cell_type == "code" and c.source.lstrip().startswith("# Checks")]
+    assert checks, f"{path.name} has no checks cell (a code cell starting with '# Checks')"
+    open_cells = [c.source.splitlines()[0] for c in checks if "hide-input" not in c.metadata.get("tags", [])]
+    assert not open_cells, f"{path.name}: checks cells without the hide-input tag: {open_cells}"
