@@ -80,7 +80,8 @@ def cmd_grade(args) -> int:
         except (AssignError, FileNotFoundError) as e:
             print(f"error: {e}", file=sys.stderr)
             return 1
-        print(f"Grading {args.submissions} with {ag_zip.name} ...", file=sys.stderr)
+        how = "without the sandbox (--no-sandbox)" if args.no_sandbox else "each notebook in a bubblewrap sandbox"
+        print(f"Grading {args.submissions} with {ag_zip.name}, {how} ...", file=sys.stderr)
 
         def progress(row):
             print(f"  {row.student}: {row.total:g} points, {row.status}"

@@ -17,6 +17,7 @@ detached or not.
 """
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import subprocess
@@ -39,6 +40,19 @@ class SandboxError(RuntimeError):
 
 def bwrap() -> str | None:
     return shutil.which("bwrap")
+
+
+@functools.lru_cache(maxsize=None)
+def _options(exe: str) -> str:
+    try:
+        return subprocess.run([exe, "--help"], capture_output=True, text=True, timeout=30).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        return ""
+
+
+def _if_known(exe: str, option: str, args: list[str]) -> list[str]:
+    """``args`` if this bwrap knows ``option``: 0.8 added --size and --disable-userns (Ubuntu 22.04 has 0.6)."""
+    return args if option in _options(exe) else []
 
 
 def _system_mounts() -> list[str]:
@@ -97,13 +111,13 @@ def command(scratch: Path, argv: list[str], hide=()) -> list[str]:
         *_hidden([ROOT, *hide]),
         *_python_mounts(),
         "--dev", "/dev",
-        "--size", str(SHM_BYTES), "--tmpfs", "/dev/shm",
+        *_if_known(exe, "--size", ["--size", str(SHM_BYTES)]), "--tmpfs", "/dev/shm",
         "--remount-ro", "/dev",
         "--proc", "/proc",
-        "--size", str(TMP_BYTES), "--tmpfs", "/tmp",
+        *_if_known(exe, "--size", ["--size", str(TMP_BYTES)]), "--tmpfs", "/tmp",
         "--bind", str(scratch), SCRATCH,
         "--remount-ro", "/",
-        "--unshare-all", "--unshare-user", "--disable-userns",
+        "--unshare-all", "--unshare-user", *_if_known(exe, "--disable-userns", ["--disable-userns"]),
         "--uid", "65534", "--gid", "65534",
         "--hostname", "grading",
         "--new-session",  # no ioctl on the teacher's terminal
