@@ -854,3 +854,30 @@ def test_grading_without_the_sandbox_says_so_on_every_row(built, tmp_path):
         rows = {row["student"]: row for row in csv.DictReader(f)}
     assert rows["alice"]["reason"] == runner.UNSANDBOXED and float(rows["alice"]["total"]) == 9
     assert rows["bob"]["reason"].startswith(runner.UNSANDBOXED + "; not a valid notebook")
+
+
+def test_files_left_by_the_sandbox_are_read_without_following_links(tmp_path):
+    """A notebook may replace its results by a link to a file of the teacher's, or make them huge."""
+    secret = tmp_path / "teacher"
+    secret.mkdir()
+    (secret / "results.json").write_text('{"secret": true}')
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "out").symlink_to(secret)
+    (work / "events.jsonl").symlink_to(secret / "results.json")
+    assert runner._read_scratch(work, "out/results.json", 1000) is None
+    assert runner._read_scratch(work, "events.jsonl", 1000) is None
+    (work / "big.json").write_bytes(b"x" * 2000)
+    assert runner._read_scratch(work, "big.json", 1000) is None
+    (work / "small.json").write_bytes(b"{}")
+    assert runner._read_scratch(work, "small.json", 1000) == b"{}"
+
+
+def test_the_grading_log_keeps_its_first_and_last_megabyte(tmp_path):
+    script = "import sys\nfor i in range(20):\n    sys.stdout.write(f'block {i} ' + 'x' * 2**20 + '\\n')\n"
+    log = tmp_path / "log"
+    code, _ = runner._supervise([sys.executable, "-c", script], cwd=tmp_path, env=dict(os.environ), timeout=60,
+                                log=log, grace=0)
+    text = log.read_bytes()
+    assert code == 0 and len(text) < runner.LOG_HEAD + runner.LOG_TAIL + 2**16
+    assert text.startswith(b"block 0 ") and b"block 19 " in text and b"bytes of output left out" in text
