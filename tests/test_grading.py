@@ -34,12 +34,13 @@ import pytest
 
 from tools.grading import runner, sandbox
 from tools.grading.assign import build_all, find_leaks, masters, secret_lines
+from tools.notebooks import chapter_notebooks
 
 ROOT = Path(__file__).resolve().parent.parent
 SITE = Path(os.environ.get("BOOK_HTML", ROOT / "_build" / "html"))
 MASTERS = masters()
 CH02 = "02-linear-models"
-FULL = {"01-landscape": 10, "02-linear-models": 9, "03-backpropagation": 11, "04-making-training-work": 9}
+CHAPTERS = sorted(MASTERS)  # from exercises/, never written out
 
 # Small limits keep the bad submissions cheap; the defaults are larger.
 CELL_TIMEOUT = 4.0
@@ -73,8 +74,16 @@ def built(tmp_path_factory):
     return build_all(out, run_tests=False, progress=None)
 
 
-def test_every_chapter_has_a_master_notebook():
-    assert sorted(MASTERS) == sorted(FULL)
+def test_every_exercise_folder_belongs_to_a_chapter():
+    chapters = {p.stem for p in chapter_notebooks()}
+    assert CHAPTERS and set(CHAPTERS) <= chapters, f"exercise folders without a chapter: {set(CHAPTERS) - chapters}"
+
+
+@pytest.fixture(scope="module")
+def full_marks(built):
+    """Each chapter's total points, as Otter reads them from the built autograder."""
+    return {chapter: sum(q.points for q in runner.read_questions(runner.find_autograder_zip(folder / "autograder")))
+            for chapter, folder in built.items()}
 
 
 def test_assignments_are_built(built):
@@ -84,8 +93,9 @@ def test_assignments_are_built(built):
         assert (folder / "autograder" / name).is_file()
         zip_ = runner.find_autograder_zip(folder / "autograder")
         questions = runner.read_questions(zip_)
-        assert [q.name for q in questions] == ["q1", "q2", "q3", "q4", "q5"], chapter
-        assert sum(q.points for q in questions) == FULL[chapter]
+        assert len(questions) >= 5, f"{chapter}: the standard asks for at least 5 questions"
+        assert [q.name for q in questions] == [f"q{i}" for i in range(1, len(questions) + 1)], chapter
+        assert all(q.points > 0 for q in questions), chapter
         assert not (folder / "student" / "tests").exists(), "a tests/ folder next to the notebook breaks grader.check"
 
 
@@ -658,15 +668,15 @@ def attacked(batch):
     return batch[1]
 
 
-@pytest.mark.parametrize("chapter", sorted(FULL))
-def test_reference_solution_scores_full_marks(grades, chapter):
+@pytest.mark.parametrize("chapter", CHAPTERS)
+def test_reference_solution_scores_full_marks(grades, full_marks, chapter):
     row = grades[chapter]["reference"]
     assert (row["status"], row["reason"]) == ("ok", "")
-    assert float(row["total"]) == FULL[chapter]
+    assert float(row["total"]) == full_marks[chapter]
     assert all(float(row[f"q{i}"]) > 0 for i in range(1, 6))
 
 
-@pytest.mark.parametrize("chapter", sorted(FULL))
+@pytest.mark.parametrize("chapter", CHAPTERS)
 def test_untouched_student_notebook_scores_zero(grades, chapter):
     row = grades[chapter]["untouched"]
     assert float(row["total"]) == 0

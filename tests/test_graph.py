@@ -1,5 +1,4 @@
 """book.nn.graph: the scalar computational graph's reverse pass against torch autograd and finite differences."""
-import numpy as np
 import pytest
 import torch
 

@@ -12,7 +12,6 @@ import zipfile
 from pathlib import Path
 
 import nbformat
-import pytest
 import yaml
 from nbclient import NotebookClient
 

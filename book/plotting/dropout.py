@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from book.checks import positive_ints, real
+from book.checks import is_integer, positive_ints, real
 from book.plotting import schematic as sch
 
 
@@ -22,7 +22,7 @@ def _check_dropped(sizes: list[int], dropped) -> list[list[int]]:
     if rows[0] or rows[-1]:
         raise ValueError("dropout_figure: dropout acts on hidden units; leave the input and output layers empty")
     for l, units in enumerate(rows):
-        bad = [u for u in units if not (isinstance(u, int) and 0 <= u < sizes[l])]
+        bad = [u for u in units if not (is_integer(u) and 0 <= u < sizes[l])]
         if bad or len(set(units)) != len(units):
             raise ValueError(f"dropout_figure: dropped[{l}] must be distinct unit indices below {sizes[l]}, got {units}")
     return rows

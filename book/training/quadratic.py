@@ -14,6 +14,7 @@ from typing import Callable, Mapping
 import numpy as np
 import torch
 
+from book.checks import non_negative_int
 from book.nn.module import Module
 
 
@@ -79,7 +80,7 @@ def descend_torch(
     x = torch.tensor(np.asarray(x0, dtype=np.float64), dtype=torch.float64, requires_grad=True)
     optimizer = make_optimizer([x])
     path = [x.detach().numpy().copy()]
-    for _ in range(int(steps)):
+    for _ in range(non_negative_int(steps, "steps")):
         optimizer.zero_grad()
         quadratic.torch_value(x).backward()
         optimizer.step()
@@ -93,7 +94,7 @@ def descend_book(quadratic: Quadratic, x0, make_optimizer: Callable, steps: int)
     module = QuadraticModule(quadratic, x0)
     optimizer = make_optimizer(module)
     path = [module.params["x"].copy()]
-    for _ in range(int(steps)):
+    for _ in range(non_negative_int(steps, "steps")):
         module.forward()
         module.backward()
         optimizer.step()
@@ -150,7 +151,7 @@ def adam_textbook(
     m = np.zeros_like(x)
     v = np.zeros_like(x)
     iterates = [x.copy()]
-    for t in range(1, int(steps) + 1):
+    for t in range(1, non_negative_int(steps, "steps") + 1):
         g = np.asarray(grad_fn(x), dtype=np.float64)
         if weight_decay and not decoupled:
             g = g + weight_decay * x
