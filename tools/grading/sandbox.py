@@ -108,13 +108,15 @@ def command(scratch: Path, argv: list[str], hide=()) -> list[str]:
     return [
         exe,
         *_system_mounts(),
+        # The private /tmp comes before Python's mounts: a checkout (and its .venv)
+        # kept under /tmp, as CI's fresh clones may be, must stay visible on top of it.
+        *_if_known(exe, "--size", ["--size", str(TMP_BYTES)]), "--tmpfs", "/tmp",
         *_hidden([ROOT, *hide]),
         *_python_mounts(),
         "--dev", "/dev",
         *_if_known(exe, "--size", ["--size", str(SHM_BYTES)]), "--tmpfs", "/dev/shm",
         "--remount-ro", "/dev",
         "--proc", "/proc",
-        *_if_known(exe, "--size", ["--size", str(TMP_BYTES)]), "--tmpfs", "/tmp",
         "--bind", str(scratch), SCRATCH,
         "--remount-ro", "/",
         "--unshare-all", "--unshare-user", *_if_known(exe, "--disable-userns", ["--disable-userns"]),
