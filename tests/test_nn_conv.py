@@ -7,39 +7,13 @@ import book.nn as nn
 from book.gradcheck import numerical_gradient, rel_error
 from book.nn.conv import conv2d, conv2d_backward, conv2d_loop, conv2d_loop_backward
 from book.nn.module import torch_state
+from torch_reference import TOL, T, assert_matches_torch, to_np, torch_run
 
-T = torch.float64
-TOL = 1e-7
 FD_TOL = 1e-6
 # Convolution and pooling are linear in each argument (max pooling piecewise, with
 # gaps of 0.1 between inputs below), so central differences have no truncation
 # error and a larger step than the default 1e-6 only shrinks the rounding noise.
 FD_EPS = 1e-4
-
-
-def to_np(t):
-    return t.detach().cpu().numpy()
-
-
-def torch_run(module, x, grad_output):
-    """torch forward and backward: output, dLoss/dx and {name: grad}."""
-    xt = torch.tensor(x, dtype=T, requires_grad=True)
-    out = module(xt)
-    out.backward(torch.tensor(grad_output, dtype=T))
-    return to_np(out), to_np(xt.grad), {name: to_np(p.grad) for name, p in module.named_parameters()}
-
-
-def check_against_torch(ours, theirs, x, rng):
-    """Forward, input gradient and parameter gradients agree to TOL; returns the largest error seen."""
-    out = ours(x)
-    dout = rng.normal(size=out.shape)
-    dx = ours.backward(dout)
-    t_out, t_dx, t_grads = torch_run(theirs, x, dout)
-    assert out.dtype == np.float64 and dx.dtype == np.float64
-    assert set(ours.grads) == set(t_grads)
-    errors = [rel_error(out, t_out), rel_error(dx, t_dx)] + [rel_error(ours.grads[k], g) for k, g in t_grads.items()]
-    assert max(errors) < TOL, errors
-    return max(errors)
 
 
 # (N, C, H, W, out_channels, kernel_size, stride, padding, bias)
@@ -69,7 +43,7 @@ def test_conv2d_layer_matches_torch(n, c, h, w, f, k, s, p, bias):
     rng = np.random.default_rng(0)
     ours, theirs = make_conv_pair(c, f, k, s, p, bias)
     assert {k_: v.shape for k_, v in ours.params.items()} == {k_: tuple(v.shape) for k_, v in theirs.state_dict().items()}
-    check_against_torch(ours, theirs, rng.normal(size=(n, c, h, w)), rng)
+    assert_matches_torch(ours, theirs, rng.normal(size=(n, c, h, w)), rng)
 
 
 @pytest.mark.parametrize("n,c,h,w,f,k,s,p,bias", CONV_CASES[:4] + CONV_CASES[5:8])
@@ -122,7 +96,7 @@ def test_conv2d_state_dict_round_trips_with_torch():
     theirs = torch.nn.Conv2d(3, 5, (3, 2), stride=2, padding=1, dtype=T)
     theirs.load_state_dict(torch_state(ours.state_dict()))
     assert list(ours.state_dict()) == list(theirs.state_dict())
-    check_against_torch(ours, theirs, np.random.default_rng(4).normal(size=(2, 3, 6, 5)), np.random.default_rng(5))
+    assert_matches_torch(ours, theirs, np.random.default_rng(4).normal(size=(2, 3, 6, 5)), np.random.default_rng(5))
 
 
 def test_conv2d_init_follows_torch_distribution_and_seed():
@@ -186,14 +160,14 @@ POOL_CASES = [
 @pytest.mark.parametrize("n,c,h,w,k,s", POOL_CASES)
 def test_pooling_matches_torch(ours_cls, theirs_cls, n, c, h, w, k, s):
     rng = np.random.default_rng(6)
-    check_against_torch(ours_cls(k, s), theirs_cls(k, s), rng.normal(size=(n, c, h, w)), rng)
+    assert_matches_torch(ours_cls(k, s), theirs_cls(k, s), rng.normal(size=(n, c, h, w)), rng)
 
 
 def test_max_pool_ties_go_to_the_first_maximum_like_torch():
     rng = np.random.default_rng(7)
     x = rng.integers(0, 2, size=(2, 2, 6, 6)).astype(float)  # many windows hold their max twice
     for k, s in [(2, None), (3, 1), ((2, 3), (1, 2))]:
-        check_against_torch(nn.MaxPool2d(k, s), torch.nn.MaxPool2d(k, s), x, rng)
+        assert_matches_torch(nn.MaxPool2d(k, s), torch.nn.MaxPool2d(k, s), x, rng)
 
 
 @pytest.mark.parametrize("layer_cls", [nn.MaxPool2d, nn.AvgPool2d])
@@ -227,7 +201,7 @@ def test_pooling_rejects_bad_inputs_and_arguments():
 @pytest.mark.parametrize("shape,start,end", [((2, 3, 4, 5), 1, -1), ((1, 6), 1, -1), ((2, 3, 4, 5), 1, 2), ((2, 3, 4), 0, -1)])
 def test_flatten_matches_torch(shape, start, end):
     rng = np.random.default_rng(9)
-    check_against_torch(nn.Flatten(start, end), torch.nn.Flatten(start, end), rng.normal(size=shape), rng)
+    assert_matches_torch(nn.Flatten(start, end), torch.nn.Flatten(start, end), rng.normal(size=shape), rng)
 
 
 def test_flatten_rejects_too_few_dimensions():
@@ -252,4 +226,4 @@ def test_small_cnn_matches_torch():
     ours.load_state_dict(theirs.state_dict())
     assert list(ours.state_dict()) == list(theirs.state_dict())
     rng = np.random.default_rng(10)
-    check_against_torch(ours, theirs, rng.normal(size=(3, 1, 8, 10)), rng)
+    assert_matches_torch(ours, theirs, rng.normal(size=(3, 1, 8, 10)), rng)

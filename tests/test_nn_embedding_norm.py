@@ -6,14 +6,9 @@ import torch
 import book.nn as nn
 from book.gradcheck import numerical_gradient, rel_error
 from book.nn.module import torch_state
+from torch_reference import TOL, T, to_np
 
-T = torch.float64
-TOL = 1e-7
 FD_TOL = 1e-6  # central differences (eps=1e-6) carry ~1e-10 absolute noise
-
-
-def to_np(t):
-    return t.detach().cpu().numpy()
 
 
 # --- Embedding --------------------------------------------------------------------

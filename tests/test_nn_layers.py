@@ -5,35 +5,11 @@ import torch
 
 import book.nn as nn
 from book.gradcheck import numerical_gradient, rel_error
+from torch_reference import TOL, T, assert_matches_torch
 
-T = torch.float64
-TOL = 1e-7
 # Central differences with eps=1e-6 carry ~1e-10 absolute rounding noise, which is
 # ~1e-7 relative on gradient entries near 1e-3; torch comparisons use TOL.
 FD_TOL = 1e-6
-
-
-def torch_grads(module, x, grad_output):
-    """Run torch forward/backward; return output, dLoss/dx and {name: grad}."""
-    xt = torch.tensor(x, dtype=T, requires_grad=True)
-    out = module(xt)
-    out.backward(torch.tensor(grad_output, dtype=T))
-    grads = {name: p.grad.cpu().numpy() for name, p in module.named_parameters()}
-    return out.detach().cpu().numpy(), xt.grad.cpu().numpy(), grads
-
-
-def assert_matches_torch(ours, theirs, x, rng):
-    """Forward, input gradient and every parameter gradient agree to TOL."""
-    out = ours(x)
-    dout = rng.normal(size=out.shape)
-    dx = ours.backward(dout)
-    t_out, t_dx, t_grads = torch_grads(theirs, x, dout)
-    assert out.dtype == np.float64 and dx.dtype == np.float64
-    assert rel_error(out, t_out) < TOL
-    assert rel_error(dx, t_dx) < TOL
-    assert set(ours.grads) == set(t_grads)
-    for name, g in t_grads.items():
-        assert rel_error(ours.grads[name], g) < TOL, name
 
 
 # --- Linear -------------------------------------------------------------------

@@ -6,17 +6,12 @@ import torch
 import book.nn as nn
 from book.gradcheck import numerical_gradient, rel_error
 from book.nn.module import torch_state
+from torch_reference import TOL, T, to_np
 
-T = torch.float64
-TOL = 1e-7
 FD_TOL = 1e-6  # central differences (eps=1e-6) carry ~1e-10 absolute noise
 
 LAYERS = {"rnn": (nn.RNN, torch.nn.RNN), "lstm": (nn.LSTM, torch.nn.LSTM), "gru": (nn.GRU, torch.nn.GRU)}
 KEYS = ["weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0"]
-
-
-def to_np(t):
-    return t.detach().cpu().numpy()
 
 
 def make_pair(kind, input_size, hidden_size, seed=0):

@@ -42,8 +42,13 @@ def notebooks(args: list[str]) -> list[Path]:
     return paths
 
 
-def execute(path: Path, timeout: int = 900) -> float:
-    """Run ``path`` in a fresh ``python3`` kernel with its folder as working directory."""
+def run(path: Path, timeout: int = 900, env: dict | None = None):
+    """Run ``path`` top to bottom in a fresh ``python3`` kernel with its folder as working directory.
+
+    Returns the executed notebook (the file is not touched) and the seconds it
+    took. ``env`` adds variables to the kernel's environment. A failing cell
+    raises nbclient's ``CellExecutionError``.
+    """
     import nbformat
     from nbclient import NotebookClient
 
@@ -51,8 +56,15 @@ def execute(path: Path, timeout: int = 900) -> float:
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
     client = NotebookClient(nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}})
     start = time.perf_counter()
-    client.execute()
-    seconds = time.perf_counter() - start
+    client.execute(env={**os.environ, **(env or {})})
+    return nb, time.perf_counter() - start
+
+
+def execute(path: Path, timeout: int = 900) -> float:
+    """:func:`run` ``path`` and save it in place with its outputs; returns the seconds it took."""
+    import nbformat
+
+    nb, seconds = run(path, timeout)
     nbformat.write(nb, path)
     return seconds
 

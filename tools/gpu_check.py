@@ -15,7 +15,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -29,30 +28,12 @@ def cuda_name() -> str | None:
     return torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
 
 
-def run_notebook(path: Path, env: dict, timeout: int = 1200) -> float:
-    import nbformat
-    from nbclient import NotebookClient
-
-    nb = nbformat.read(path, as_version=4)
-    client = NotebookClient(nb, timeout=timeout, kernel_name="python3",
-                            resources={"metadata": {"path": str(path.parent)}})
-    start = time.perf_counter()
-    # nbclient starts the kernel with this process's environment.
-    old = dict(os.environ)
-    os.environ.update(env)
-    try:
-        client.execute()
-    finally:
-        os.environ.clear()
-        os.environ.update(old)
-    return time.perf_counter() - start
-
-
 def main() -> int:
     name = cuda_name()
     if name is None:
         print("make test-gpu: no CUDA device is visible to torch here; nothing to check (exit 0).")
         return 0
+    from tools.execute import run
     from tools.notebooks import all_notebooks
 
     env = {"CUDA_VISIBLE_DEVICES": os.environ.get("CUDA_VISIBLE_DEVICES", "0").split(",")[0]}
@@ -61,7 +42,7 @@ def main() -> int:
     for path in all_notebooks():
         rel = path.relative_to(ROOT)
         try:
-            seconds = run_notebook(path, env)
+            _, seconds = run(path, timeout=1200, env=env)
             print(f"  ok    {rel}  {seconds:.1f} s", flush=True)
         except Exception as err:  # report every notebook, not only the first failure
             failures.append(str(rel))

@@ -17,6 +17,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from book.checks import integer, is_integer, positive_int
+from book.counting.params import conv2d_output_size
 from book.nn.module import Module, check_shape
 
 
@@ -27,11 +28,6 @@ def pair(value, name: str, minimum: int, owner: str) -> tuple[int, int]:
     if not isinstance(value, (tuple, list)) or len(value) != 2:
         raise ValueError(f"{owner}: {name} must be an int or a pair of ints, got {value!r}")
     return tuple(integer(v, name, minimum=minimum, owner=owner) for v in value)
-
-
-def output_size(size: int, kernel: int, stride: int, padding: int = 0) -> int:
-    """``floor((size + 2 * padding - kernel) / stride) + 1``: how many windows fit along one axis."""
-    return (size + 2 * padding - kernel) // stride + 1
 
 
 def _check_input(x, weight, padding, what: str) -> np.ndarray:
@@ -73,8 +69,8 @@ def conv2d_loop(x, weight, bias=None, stride=1, padding=0):
     n_images = x.shape[0]
     n_filters, _, kh, kw = weight.shape
     xp = _pad(x, padding)
-    h_out = output_size(xp.shape[2], kh, sh)
-    w_out = output_size(xp.shape[3], kw, sw)
+    h_out = conv2d_output_size(xp.shape[2], kh, sh)
+    w_out = conv2d_output_size(xp.shape[3], kw, sw)
     out = np.zeros((n_images, n_filters, h_out, w_out))
     for n in range(n_images):
         for f in range(n_filters):
@@ -118,37 +114,53 @@ def conv2d_loop_backward(grad_output, x, weight, stride=1, padding=0):
 # --- the vectorised version: im2col and one matrix product ------------------------
 
 
+def windows(x, kernel, stride):
+    """Every ``kh x kw`` window of ``x`` ``(N, C, H, W)`` at the given stride, without copying.
+
+    ``sliding_window_view`` gives every window (a strided view of shape
+    ``(N, C, H-kh+1, W-kw+1, kh, kw)``); slicing keeps every stride-th one.
+    Result: ``(N, C, H_out, W_out, kh, kw)``. Convolution and pooling both read
+    their input through it.
+    """
+    (kh, kw), (sh, sw) = kernel, stride
+    return sliding_window_view(x, (kh, kw), axis=(2, 3))[:, :, ::sh, ::sw]
+
+
+def add_windows(grad_windows, x_shape, stride):
+    """The adjoint of :func:`windows`: add each window's gradient back onto the inputs it came from.
+
+    ``grad_windows`` has the shape :func:`windows` returns. One strided
+    addition per kernel offset ``(u, v)`` (``kh * kw`` of them), each covering
+    all images, channels and output positions at once; windows overlap when
+    the stride is smaller than the kernel, hence ``+=``.
+    """
+    (sh, sw), (h_out, w_out, kh, kw) = stride, grad_windows.shape[2:]
+    out = np.zeros(x_shape)
+    for u in range(kh):
+        for v in range(kw):
+            out[:, :, u:u + sh * h_out:sh, v:v + sw * w_out:sw] += grad_windows[..., u, v]
+    return out
+
+
 def im2col(x_padded, kernel, stride):
     """Every receptive field as one row: ``(N * H_out * W_out, C * kh * kw)``.
 
-    ``sliding_window_view`` builds the windows without copying (a strided view
-    of shape ``(N, C, H-kh+1, W-kw+1, kh, kw)``); slicing keeps every
-    stride-th one, and the reshape copies them into one contiguous matrix
-    whose rows are in ``(n, i, j)`` order and columns in ``(c, u, v)`` order,
-    the order of ``weight.reshape(F, -1)``.
+    The reshape of the :func:`windows` view copies the windows into one
+    contiguous matrix whose rows are in ``(n, i, j)`` order and columns in
+    ``(c, u, v)`` order, the order of ``weight.reshape(F, -1)``.
     """
-    (kh, kw), (sh, sw) = kernel, stride
-    windows = sliding_window_view(x_padded, (kh, kw), axis=(2, 3))[:, :, ::sh, ::sw]
-    n_images, channels, h_out, w_out = windows.shape[:4]
-    rows = windows.transpose(0, 2, 3, 1, 4, 5).reshape(n_images * h_out * w_out, channels * kh * kw)
+    view = windows(x_padded, kernel, stride)
+    n_images, channels, h_out, w_out, kh, kw = view.shape
+    rows = view.transpose(0, 2, 3, 1, 4, 5).reshape(n_images * h_out * w_out, channels * kh * kw)
     return rows, (h_out, w_out)
 
 
 def col2im(cols, x_padded_shape, kernel, stride, out_hw):
-    """The adjoint of :func:`im2col`: add every row back onto the window it came from.
-
-    One strided addition per kernel offset ``(u, v)`` (``kh * kw`` of them),
-    each covering all images, channels and output positions at once; windows
-    overlap when the stride is smaller than the kernel, hence ``+=``.
-    """
-    (kh, kw), (sh, sw), (h_out, w_out) = kernel, stride, out_hw
+    """The adjoint of :func:`im2col`: each row back onto its window (:func:`add_windows`)."""
+    (kh, kw), (h_out, w_out) = kernel, out_hw
     n_images, channels = x_padded_shape[:2]
-    cols = cols.reshape(n_images, h_out, w_out, channels, kh, kw).transpose(0, 3, 4, 5, 1, 2)
-    out = np.zeros(x_padded_shape)
-    for u in range(kh):
-        for v in range(kw):
-            out[:, :, u:u + sh * h_out:sh, v:v + sw * w_out:sw] += cols[:, :, u, v]
-    return out
+    grad_windows = cols.reshape(n_images, h_out, w_out, channels, kh, kw).transpose(0, 3, 1, 2, 4, 5)
+    return add_windows(grad_windows, x_padded_shape, stride)
 
 
 def conv2d(x, weight, bias=None, stride=1, padding=0):
@@ -202,13 +214,10 @@ class Conv2d(Module):
         self.stride = pair(stride, "stride", 1, "Conv2d")
         self.padding = pair(padding, "padding", 0, "Conv2d")
         self.use_bias = bool(bias)
-        rng = np.random.default_rng(rng)
-        bound = 1.0 / np.sqrt(self.in_channels * self.kernel_size[0] * self.kernel_size[1])
-        shape = (self.out_channels, self.in_channels, *self.kernel_size)
-        self._params["weight"] = rng.uniform(-bound, bound, size=shape)
+        shapes = {"weight": (self.out_channels, self.in_channels, *self.kernel_size)}
         if self.use_bias:
-            self._params["bias"] = rng.uniform(-bound, bound, size=(self.out_channels,))
-        self._grads = {name: np.zeros_like(p) for name, p in self._params.items()}
+            shapes["bias"] = (self.out_channels,)
+        self._init_uniform(rng, self.in_channels * self.kernel_size[0] * self.kernel_size[1], shapes)
 
     def _name(self) -> str:
         return f"Conv2d({self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size})"

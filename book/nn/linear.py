@@ -20,12 +20,10 @@ class Linear(Module):
         self.in_features = positive_int(in_features, "in_features", owner="Linear")
         self.out_features = positive_int(out_features, "out_features", owner="Linear")
         self.use_bias = bool(bias)
-        rng = np.random.default_rng(rng)
-        bound = 1.0 / np.sqrt(self.in_features)
-        self._params["weight"] = rng.uniform(-bound, bound, size=(self.out_features, self.in_features))
+        shapes = {"weight": (self.out_features, self.in_features)}
         if self.use_bias:
-            self._params["bias"] = rng.uniform(-bound, bound, size=(self.out_features,))
-        self._grads = {name: np.zeros_like(p) for name, p in self._params.items()}
+            shapes["bias"] = (self.out_features,)
+        self._init_uniform(rng, self.in_features, shapes)
 
     def _name(self) -> str:
         return f"Linear({self.in_features}, {self.out_features})"

@@ -121,6 +121,19 @@ class Module:
         for name, value in arrays.items():
             np.copyto(params[name], value)
 
+    def _init_uniform(self, rng, fan_in: int, shapes: dict) -> None:
+        """torch's default initialisation: each parameter uniform in ``(-1/sqrt(fan_in), 1/sqrt(fan_in))``.
+
+        Parameters are drawn from ``rng`` (``None``, an int seed or a
+        ``np.random.Generator``) in the order of ``shapes`` (name -> shape), so
+        a seed always gives the same weights; every gradient starts at zero.
+        """
+        rng = np.random.default_rng(rng)
+        bound = 1.0 / np.sqrt(fan_in)
+        for name, shape in shapes.items():
+            self._params[name] = rng.uniform(-bound, bound, size=shape)
+        self._grads = {name: np.zeros_like(p) for name, p in self._params.items()}
+
     # --- modes ------------------------------------------------------------
     def train(self, mode: bool = True) -> "Module":
         """Switch to training mode (``mode=False``: evaluation mode); returns ``self`` like torch."""

@@ -8,9 +8,8 @@ torch's default ``ceil_mode=False`` does. No padding.
 from __future__ import annotations
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
 
-from book.nn.conv import pair
+from book.nn.conv import add_windows, pair, windows
 from book.nn.module import Module, check_shape
 
 
@@ -29,22 +28,10 @@ class _Pool2d(Module):
         x = np.asarray(x)
         if x.ndim != 4:
             raise ValueError(f"{name} expects input of shape (N, C, H, W), got {x.shape}")
-        (kh, kw), (sh, sw) = self.kernel_size, self.stride
+        kh, kw = self.kernel_size
         if x.shape[2] < kh or x.shape[3] < kw:
             raise ValueError(f"{name}: kernel {self.kernel_size} is larger than the input {x.shape[2:]}")
-        x = x.astype(np.float64, copy=False)
-        return sliding_window_view(x, (kh, kw), axis=(2, 3))[:, :, ::sh, ::sw]
-
-    def _scatter(self, grad_windows, x_shape):
-        """Add ``grad_windows`` ``(N, C, H_out, W_out, kh, kw)`` back onto the input positions they came from."""
-        (kh, kw), (sh, sw) = self.kernel_size, self.stride
-        h_out, w_out = grad_windows.shape[2:4]
-        dx = np.zeros(x_shape)
-        # One strided addition per kernel offset; overlapping windows (stride < kernel) add up.
-        for u in range(kh):
-            for v in range(kw):
-                dx[:, :, u:u + sh * h_out:sh, v:v + sw * w_out:sw] += grad_windows[..., u, v]
-        return dx
+        return windows(x.astype(np.float64, copy=False), self.kernel_size, self.stride)
 
     def _grad_output(self, grad_output, out_shape):
         grad_output = np.asarray(grad_output, dtype=np.float64)
@@ -78,7 +65,7 @@ class MaxPool2d(_Pool2d):
         kh, kw = self.kernel_size
         one_hot = winner[..., None] == np.arange(kh * kw)
         grad_windows = (one_hot * grad_output[..., None]).reshape(*out_shape, kh, kw)
-        return self._scatter(grad_windows, x_shape)
+        return add_windows(grad_windows, x_shape, self.stride)
 
 
 class AvgPool2d(_Pool2d):
@@ -98,4 +85,4 @@ class AvgPool2d(_Pool2d):
         kh, kw = self.kernel_size
         share = grad_output / (kh * kw)
         grad_windows = np.broadcast_to(share[..., None, None], (*out_shape, kh, kw))
-        return self._scatter(grad_windows, x_shape)
+        return add_windows(grad_windows, x_shape, self.stride)

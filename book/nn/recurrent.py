@@ -39,18 +39,14 @@ class _Recurrent(Module):
         owner = type(self).__name__
         self.input_size = positive_int(input_size, "input_size", owner=owner)
         self.hidden_size = positive_int(hidden_size, "hidden_size", owner=owner)
-        rng = np.random.default_rng(rng)
-        bound = 1.0 / np.sqrt(self.hidden_size)
         rows = self.gates * self.hidden_size
-        shapes = {
+        # torch bounds every recurrent parameter by 1/sqrt(hidden_size), not by a fan-in.
+        self._init_uniform(rng, self.hidden_size, {
             "weight_ih_l0": (rows, self.input_size),
             "weight_hh_l0": (rows, self.hidden_size),
             "bias_ih_l0": (rows,),
             "bias_hh_l0": (rows,),
-        }
-        for name, shape in shapes.items():
-            self._params[name] = rng.uniform(-bound, bound, size=shape)
-        self._grads = {name: np.zeros_like(p) for name, p in self._params.items()}
+        })
 
     def _name(self) -> str:
         return f"{type(self).__name__}({self.input_size}, {self.hidden_size})"

@@ -4,7 +4,6 @@ moved, and how much each layer's input still varies from example to example. Cha
 """
 from __future__ import annotations
 
-import math
 from typing import Iterable, Sequence
 
 import numpy as np
@@ -48,6 +47,28 @@ def total_grad_norm(parameters: Iterable[torch.Tensor]) -> float:
     return float(torch.stack(squares).sum().sqrt())
 
 
+def linear_io(model: nn.Module, x: torch.Tensor, owner: str = "linear_io") -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """``(input, output)`` of every ``nn.Linear`` layer, input side first, from one forward pass without gradients."""
+    layers = linear_layers(model)
+    if not layers:
+        raise ValueError(f"{owner}: the model has no nn.Linear layer")
+    seen: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
+
+    def recorder(i):
+        def hook(_module, inputs, output):
+            seen[i] = (inputs[0].detach(), output.detach())
+        return hook
+
+    handles = [layer.register_forward_hook(recorder(i)) for i, layer in enumerate(layers)]
+    try:
+        with torch.no_grad():
+            model(x)
+    finally:
+        for handle in handles:
+            handle.remove()
+    return [seen[i] for i in range(len(layers))]
+
+
 def layer_input_spread(model: nn.Module, x: torch.Tensor) -> np.ndarray:
     """How much the input of each ``nn.Linear`` layer varies across the examples of ``x``.
 
@@ -59,24 +80,7 @@ def layer_input_spread(model: nn.Module, x: torch.Tensor) -> np.ndarray:
     """
     if x.dim() != 2 or x.shape[0] < 2:
         raise ValueError(f"layer_input_spread needs a batch of at least 2 examples, shape (N, d); got {tuple(x.shape)}")
-    layers = linear_layers(model)
-    if not layers:
-        raise ValueError("layer_input_spread: the model has no nn.Linear layer")
-    spreads: list[float] = [math.nan] * len(layers)
-
-    def recorder(i):
-        def hook(_module, inputs):
-            spreads[i] = float(inputs[0].detach().double().std(dim=0).mean())
-        return hook
-
-    handles = [layer.register_forward_pre_hook(recorder(i)) for i, layer in enumerate(layers)]
-    try:
-        with torch.no_grad():
-            model(x)
-    finally:
-        for handle in handles:
-            handle.remove()
-    return np.array(spreads)
+    return np.array([float(inp.double().std(dim=0).mean()) for inp, _ in linear_io(model, x, "layer_input_spread")])
 
 
 def first_nonfinite_layer(model: nn.Module, x: torch.Tensor) -> int | None:
@@ -86,25 +90,10 @@ def first_nonfinite_layer(model: nn.Module, x: torch.Tensor) -> int | None:
     finite. It says where an overflow starts: an exploding network usually
     overflows a few layers before its output, not at the loss.
     """
-    layers = linear_layers(model)
-    if not layers:
-        raise ValueError("first_nonfinite_layer: the model has no nn.Linear layer")
-    bad: list[int] = []
-
-    def recorder(i):
-        def hook(_module, _inputs, output):
-            if not bad and not bool(torch.isfinite(output).all()):
-                bad.append(i + 1)
-        return hook
-
-    handles = [layer.register_forward_hook(recorder(i)) for i, layer in enumerate(layers)]
-    try:
-        with torch.no_grad():
-            model(x)
-    finally:
-        for handle in handles:
-            handle.remove()
-    return bad[0] if bad else None
+    for i, (_, out) in enumerate(linear_io(model, x, "first_nonfinite_layer"), start=1):
+        if not bool(torch.isfinite(out).all()):
+            return i
+    return None
 
 
 def weight_snapshot(model: nn.Module) -> list[torch.Tensor]:
