@@ -8,6 +8,7 @@ of 1e-7. Importing it needs NumPy only.
 """
 from book.nn import functional, optim
 from book.nn.activations import Identity, ReLU, Sigmoid, Tanh
+from book.nn.attention import MultiheadAttention, scaled_dot_product_attention, scaled_dot_product_attention_backward
 from book.nn.container import Sequential
 from book.nn.conv import Conv2d
 from book.nn.dropout import Dropout
@@ -18,6 +19,7 @@ from book.nn.module import Module, torch_state
 from book.nn.normalization import LayerNorm
 from book.nn.optim import SGD, Adam, AdamW, Optimizer
 from book.nn.pooling import AvgPool2d, MaxPool2d
+from book.nn.positional import sinusoidal_positional_encoding
 from book.nn.recurrent import GRU, LSTM, RNN
 from book.nn.shape import Flatten
 
@@ -42,6 +44,10 @@ __all__ = [
     "RNN",
     "LSTM",
     "GRU",
+    "MultiheadAttention",
+    "scaled_dot_product_attention",
+    "scaled_dot_product_attention_backward",
+    "sinusoidal_positional_encoding",
     "Loss",
     "MSELoss",
     "CrossEntropyLoss",
