@@ -107,20 +107,41 @@ def test_merges_are_applied_in_learned_order():
     assert tok.decode([257, 256]) == "abcab"
 
 
+def merge_pair(ids, pair, new):
+    """Every occurrence of ``pair`` in ``ids``, left to right, replaced by ``new`` (written again here)."""
+    out, i = [], 0
+    while i < len(ids):
+        if tuple(ids[i:i + 2]) == pair:
+            out.append(new)
+            i += 2
+        else:
+            out.append(ids[i])
+            i += 1
+    return out
+
+
+def test_incremental_counts_equal_counting_afresh_at_every_step(text):
+    # The slow, obvious algorithm: recount every pair of every chunk before each merge.
+    sample = text[:6000]
+    words = [list(chunk.encode("utf-8")) for chunk in split_chunks(sample)]
+    merges = []
+    for new in range(256, 320):
+        counts = {}
+        for ids in words:
+            for pair in zip(ids, ids[1:]):
+                counts[pair] = counts.get(pair, 0) + 1
+        best = min(counts, key=lambda p: (-counts[p], p))  # most frequent, then smaller ids
+        merges.append(best)
+        words = [merge_pair(ids, best, new) for ids in words]
+    assert ByteBPE.train(sample, 320).merges == merges
+
+
 def test_encoding_equals_replaying_training(text, tok512):
     # Encoding a chunk merge by merge, in learned order, as training did.
     for chunk in sorted(set(split_chunks(text[:5000])))[:200]:
         ids = list(chunk.encode("utf-8"))
-        for r, (a, b) in enumerate(tok512.merges):
-            out, i = [], 0
-            while i < len(ids):
-                if i + 1 < len(ids) and ids[i] == a and ids[i + 1] == b:
-                    out.append(256 + r)
-                    i += 2
-                else:
-                    out.append(ids[i])
-                    i += 1
-            ids = out
+        for r, pair in enumerate(tok512.merges):
+            ids = merge_pair(ids, pair, 256 + r)
         assert tok512.encode(chunk) == ids, chunk
 
 
