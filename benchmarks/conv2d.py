@@ -12,12 +12,12 @@ backward (input, weight and bias gradients). NumPy's BLAS (through
 threadpoolctl) and torch (``torch.set_num_threads``) get the same number of
 threads. Each figure is the median over ``--trials`` trials of the mean time of
 several calls, because the machine may be shared and single runs are noisy;
-torch is timed next to each NumPy measurement and each ratio is taken there.
+torch is timed next to each NumPy measurement and each ratio is taken there
+(``book.timing.timing_ratio``).
 """
 from __future__ import annotations
 
 import argparse
-import statistics
 import time
 
 import numpy as np
@@ -26,19 +26,9 @@ from threadpoolctl import threadpool_info, threadpool_limits
 
 from book.checks import positive_int
 from book.nn.conv import conv2d, conv2d_backward, conv2d_loop, conv2d_loop_backward
+from book.timing import timing_ratio
 
 SHAPE = dict(n=32, channels=16, size=16, filters=32, kernel=3, padding=1)
-
-
-def per_call(run, number: int) -> float:
-    """Mean seconds per call of ``run`` over ``number`` calls; ``run`` may return its own timing."""
-    total = 0.0
-    for _ in range(number):
-        start = time.perf_counter()
-        inner = run()
-        elapsed = time.perf_counter() - start
-        total += inner if isinstance(inner, float) else elapsed
-    return total / number
 
 
 def benchmarks(pad: int) -> dict:
@@ -84,26 +74,20 @@ def benchmarks(pad: int) -> dict:
 def timings(trials: int, loop_trials: int) -> tuple[dict, dict]:
     """Median seconds per call and median ratio to torch, keyed by (method, pass).
 
-    Every trial times torch and the NumPy version back to back, and the ratio
-    is taken within a trial, so a change in the machine's load between trials
-    moves both sides of a ratio together.
+    :func:`book.timing.timing_ratio` times torch and the NumPy version back to
+    back in every trial and takes the ratio within the trial, so a change in
+    the machine's load between trials moves both sides of a ratio together.
+    Torch makes 20 calls per trial, the vectorised version 20, the loop one.
     """
     runs = benchmarks(SHAPE["padding"])
-    times = {key: [] for key in runs}
-    ratios = {key: [] for key in runs}
-    for (method, _), run in runs.items():
-        if method != "loop":  # warm-up: first-call allocations are not what we compare
-            run()
-    for method, count, number in (("vectorised", trials, 20), ("loop", loop_trials, 1)):
-        for _ in range(count):
-            for which in ("forward", "backward"):
-                theirs = per_call(runs[("torch", which)], 20)
-                ours = per_call(runs[(method, which)], number)
-                times[("torch", which)].append(theirs)
-                times[(method, which)].append(ours)
-                ratios[(method, which)].append(ours / theirs)
-    median = {key: statistics.median(v) for key, v in times.items()}
-    median_ratio = {key: statistics.median(v) for key, v in ratios.items() if v}
+    median, median_ratio = {}, {}
+    for method, count, number, warmup in (("vectorised", trials, 20, 1), ("loop", loop_trials, 1, 0)):
+        for which in ("forward", "backward"):
+            result = timing_ratio(runs[(method, which)], runs[("torch", which)], number=number,
+                                  reference_number=20, trials=count, warmup=warmup)
+            median[(method, which)] = result.time
+            median_ratio[(method, which)] = result.ratio
+            median.setdefault(("torch", which), result.reference_time)
     return median, median_ratio
 
 
