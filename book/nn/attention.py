@@ -128,7 +128,9 @@ def scaled_dot_product_attention(q, k, v, attn_mask=None, is_causal: bool = Fals
     :func:`scaled_dot_product_attention_backward`. ``q``, ``k`` and ``v`` share
     their leading dimensions (batch, heads, ...). ``attn_mask`` is ``None``, a
     boolean array (``True``: the pair takes part) or a float array added to the
-    scores, broadcastable to ``(..., L, S)``.
+    scores, broadcastable to ``(..., L, S)``. torch's ``dropout_p``, ``scale``
+    and ``enable_gqa`` are left out: no dropout, the scale is ``1/sqrt(E)``,
+    and every query head has its own key and value head.
     """
     q, k, v = _check_qkv(q, k, v)
     scale = 1.0 / np.sqrt(q.shape[-1])
