@@ -148,3 +148,14 @@ def test_two_tower_scores_and_in_batch_loss():
     assert losses[-1] < losses[0]
     with pytest.raises(ValueError, match="train_two_tower"):
         rs.train_two_tower(model, train[:, :3], epochs=1, progress=False)
+
+
+def test_holdout_interactions_moves_n_per_user():
+    from book.data.ratings import holdout_interactions
+
+    mask = np.zeros((3, 6), dtype=bool)
+    mask[0, :5] = True
+    mask[1, :2] = True
+    rest, held = holdout_interactions(mask, n_holdout=3, seed=0)
+    assert held.sum(1).tolist() == [3, 1, 0] and rest.sum(1).tolist() == [2, 1, 0]
+    assert not (rest & held).any() and ((rest | held) == mask).all()

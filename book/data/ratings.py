@@ -157,4 +157,24 @@ def implicit_feedback(data: Ratings, per_user=20, n_test=5, temperature=0.5, see
     return train, test
 
 
-__all__ = ["RatingSet", "Ratings", "implicit_feedback", "make_ratings"]
+def holdout_interactions(mask, n_holdout=3, seed=0):
+    """Split each user's interactions (``True`` entries of ``mask``, (n_users, n_items)) in two.
+
+    ``n_holdout`` random interactions of every user go to the second matrix
+    (a validation set); users with fewer keep one interaction in the first.
+    Returns ``(rest, held_out)``.
+    """
+    mask = np.asarray(mask, dtype=bool)
+    if mask.ndim != 2:
+        raise ValueError(f"holdout_interactions: mask must be (n_users, n_items), got shape {mask.shape}")
+    n_holdout = positive_int(n_holdout, "n_holdout", owner="holdout_interactions")
+    rng = np.random.default_rng(seed)
+    rest, held = mask.copy(), np.zeros_like(mask)
+    for u, row in enumerate(mask):
+        items = np.flatnonzero(row)
+        take = rng.permutation(items)[:min(n_holdout, max(len(items) - 1, 0))]
+        rest[u, take], held[u, take] = False, True
+    return rest, held
+
+
+__all__ = ["RatingSet", "Ratings", "holdout_interactions", "implicit_feedback", "make_ratings"]

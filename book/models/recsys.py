@@ -389,7 +389,7 @@ def in_batch_softmax_loss(user_vecs, item_vecs, log_q=None, temperature: float =
 
 def train_two_tower(model, train_mask, epochs: int = 40, batch_size: int = 256, lr: float = 1e-2,
                     weight_decay: float = 1e-5, temperature: float = 0.5, logq_correction: bool = True, seed=0,
-                    progress: bool = True, device=None):
+                    progress: bool = True, desc: str = "two-tower", device=None):
     """Train ``model`` on the positive pairs of ``train_mask`` with in-batch negatives and Adam.
 
     ``logq_correction`` subtracts the log of each item's share of the training
@@ -430,7 +430,7 @@ def train_two_tower(model, train_mask, epochs: int = 40, batch_size: int = 256, 
             total += loss.item() * len(idx)
         return {"loss": total / len(order)}
 
-    return train_loop(step, epochs, desc="two-tower", progress=progress)["loss"]
+    return train_loop(step, epochs, desc=desc, progress=progress)["loss"]
 
 
 __all__ = [
