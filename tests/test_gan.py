@@ -154,17 +154,21 @@ def test_every_generator_variable_gets_a_gradient_only_inside_the_tapes(tf_gan):
     assert all(g is None for g in tape.gradient(outside, G.trainable_variables))
 
 
-def test_train_step_updates_both_players_and_returns_finite_losses(tf_gan):
-    import tensorflow as tf
-
+def test_dcgan_shapes_and_tanh_range(tf_gan):
     G, D = tf_gan.dcgan_generator(noise_dim=8, width=4), tf_gan.dcgan_discriminator(width=4)
     images = tf_gan.sample(G, 6, 8)
     assert images.shape == (6, 16, 16, 1) and np.abs(images).max() <= 1.0  # tanh output
-    assert D(images).shape == (6, 1)
+    assert D(images).shape == (6, 1)                                         # one logit per image
+
+
+def test_train_step_updates_both_players_and_returns_finite_losses(tf_gan):
+    import tensorflow as tf
+
+    G, D = tf_gan.gaussian_generator(4, 8), tf_gan.gaussian_discriminator(8)
     before_g = [v.numpy().copy() for v in G.trainable_variables]
     before_d = [v.numpy().copy() for v in D.trainable_variables]
-    step = tf_gan.make_train_step(G, D, tf_gan.adam(1e-3), tf_gan.adam(1e-3), noise_dim=8)
-    d_loss, g_loss = step(tf.random.uniform((6, 16, 16, 1), -1.0, 1.0))
+    step = tf_gan.make_train_step(G, D, tf_gan.adam(1e-3), tf_gan.adam(1e-3), noise_dim=4)
+    d_loss, g_loss = step(tf.random.normal((16, 1)) + 4.0)
     assert np.isfinite(float(d_loss)) and np.isfinite(float(g_loss))
     assert all(not np.array_equal(b, v.numpy()) for b, v in zip(before_g, G.trainable_variables))
     assert all(not np.array_equal(b, v.numpy()) for b, v in zip(before_d, D.trainable_variables))
