@@ -4,16 +4,17 @@ two-tower retrieval model in PyTorch, and the metrics that judge them.
 
 Explicit feedback comes as :class:`book.data.ratings.RatingSet` (parallel
 arrays of users, items and ratings); implicit feedback as boolean matrices of
-shape (n_users, n_items). Everything but :class:`TwoTower` and
-:func:`train_two_tower` is NumPy; those two import torch.
+shape (n_users, n_items). Everything but :class:`TwoTower`,
+:func:`in_batch_softmax_loss` and :func:`train_two_tower` is NumPy.
 """
 from __future__ import annotations
 
 import copy
-import functools
 from dataclasses import dataclass
 
 import numpy as np
+import torch
+from torch import nn
 
 from book.checks import non_negative, non_negative_int, positive, positive_int
 
@@ -311,62 +312,51 @@ def blend(predictions, weights) -> np.ndarray:
 
 # ---------------------------------------------------------------- two-tower retrieval (PyTorch)
 
-@functools.lru_cache(maxsize=None)
-def _torch_modules():
-    import torch
-    from torch import nn
+class TwoTower(nn.Module):
+    """Two towers that map a user and an item to vectors of size ``dim``; the score is their dot product.
 
-    class TwoTower(nn.Module):
-        """Two towers that map a user and an item to vectors of size ``dim``; the score is their dot product.
+    The user tower embeds the user id; the item tower adds an embedding of the
+    item id to a linear map of the item's features; each tower ends in a small
+    MLP. Scores of every pair come from one matrix product, which is what makes
+    retrieval over millions of items fast.
+    """
 
-        The user tower embeds the user id; the item tower adds an embedding of
-        the item id to a linear map of the item's features; each tower ends in a
-        small MLP. Scores of every pair come from one matrix product, which is
-        what makes retrieval over millions of items fast.
-        """
+    def __init__(self, n_users: int, item_features, dim: int = 8, hidden: int = 32):
+        super().__init__()
+        owner = "TwoTower"
+        n_users = positive_int(n_users, "n_users", owner)
+        dim, hidden = positive_int(dim, "dim", owner), positive_int(hidden, "hidden", owner)
+        F = torch.as_tensor(np.asarray(item_features), dtype=torch.float32)
+        if F.ndim != 2:
+            raise ValueError(f"{owner}: item_features must be (n_items, n_features), got shape {tuple(F.shape)}")
+        self.register_buffer("features", F)
+        self.user_embedding = nn.Embedding(n_users, hidden)
+        self.item_embedding = nn.Embedding(F.shape[0], hidden)
+        self.item_content = nn.Linear(F.shape[1], hidden)
+        self.user_mlp = nn.Sequential(nn.ReLU(), nn.Linear(hidden, dim))
+        self.item_mlp = nn.Sequential(nn.ReLU(), nn.Linear(hidden, dim))
+        for emb in (self.user_embedding, self.item_embedding):
+            nn.init.normal_(emb.weight, std=0.1)
 
-        def __init__(self, n_users: int, item_features, dim: int = 8, hidden: int = 32):
-            super().__init__()
-            owner = "TwoTower"
-            n_users = positive_int(n_users, "n_users", owner)
-            dim, hidden = positive_int(dim, "dim", owner), positive_int(hidden, "hidden", owner)
-            F = torch.as_tensor(np.asarray(item_features), dtype=torch.float32)
-            if F.ndim != 2:
-                raise ValueError(f"{owner}: item_features must be (n_items, n_features), got shape {tuple(F.shape)}")
-            self.register_buffer("features", F)
-            self.user_embedding = nn.Embedding(n_users, hidden)
-            self.item_embedding = nn.Embedding(F.shape[0], hidden)
-            self.item_content = nn.Linear(F.shape[1], hidden)
-            self.user_mlp = nn.Sequential(nn.ReLU(), nn.Linear(hidden, dim))
-            self.item_mlp = nn.Sequential(nn.ReLU(), nn.Linear(hidden, dim))
-            for emb in (self.user_embedding, self.item_embedding):
-                nn.init.normal_(emb.weight, std=0.1)
+    def user_vectors(self, users):
+        """The user tower: id -> embedding -> MLP, shape (len(users), dim)."""
+        return self.user_mlp(self.user_embedding(users))
 
-        def user_vectors(self, users):
-            return self.user_mlp(self.user_embedding(users))
+    def item_vectors(self, items):
+        """The item tower: id embedding + linear map of the features -> MLP, shape (len(items), dim)."""
+        return self.item_mlp(self.item_embedding(items) + self.item_content(self.features[items]))
 
-        def item_vectors(self, items):
-            return self.item_mlp(self.item_embedding(items) + self.item_content(self.features[items]))
+    def forward(self, users, items):
+        """Scores of the pairs ``(users[n], items[n])``."""
+        return (self.user_vectors(users) * self.item_vectors(items)).sum(-1)
 
-        def forward(self, users, items):
-            """Scores of the pairs ``(users[n], items[n])``."""
-            return (self.user_vectors(users) * self.item_vectors(items)).sum(-1)
-
-        @torch.no_grad()
-        def all_scores(self) -> np.ndarray:
-            """Every user's score of every item, (n_users, n_items), as a NumPy array."""
-            device = self.features.device
-            u = self.user_vectors(torch.arange(self.user_embedding.num_embeddings, device=device))
-            v = self.item_vectors(torch.arange(self.features.shape[0], device=device))
-            return (u @ v.T).cpu().double().numpy()
-
-    return TwoTower
-
-
-def __getattr__(name):   # TwoTower is built on first use, so `import book.models.recsys` needs no torch
-    if name == "TwoTower":
-        return _torch_modules()
-    raise AttributeError(name)
+    @torch.no_grad()
+    def all_scores(self) -> np.ndarray:
+        """Every user's score of every item, (n_users, n_items), as a NumPy array."""
+        device = self.features.device
+        u = self.user_vectors(torch.arange(self.user_embedding.num_embeddings, device=device))
+        v = self.item_vectors(torch.arange(self.features.shape[0], device=device))
+        return (u @ v.T).cpu().double().numpy()
 
 
 def in_batch_softmax_loss(user_vecs, item_vecs, log_q=None, temperature: float = 1.0):
@@ -379,8 +369,6 @@ def in_batch_softmax_loss(user_vecs, item_vecs, log_q=None, temperature: float =
     subtracted from its logits, corrects that (the logQ correction of
     sampled softmax).
     """
-    import torch
-
     logits = user_vecs @ item_vecs.T / temperature
     if log_q is not None:
         logits = logits - log_q[None, :]
@@ -396,8 +384,6 @@ def train_two_tower(model, train_mask, epochs: int = 40, batch_size: int = 256, 
     pairs from its logits (see :func:`in_batch_softmax_loss`). Returns the mean
     loss per epoch.
     """
-    import torch
-
     from book.training.loop import train_loop
 
     owner = "train_two_tower"
