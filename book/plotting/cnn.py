@@ -92,8 +92,9 @@ def convolution_figure(x, weight, padding: int = 1, stride: int = 1, position=(0
     ax.text(k_origin[0] + kw / 2, k_origin[1] + 0.5, f"kernel {kh}×{kw}", ha="center", fontsize=10)
     ax.text(o_origin[0] + out.shape[1] / 2, o_origin[1] + 0.5, f"output {out.shape[0]}×{out.shape[1]}, stride {stride}",
             ha="center", fontsize=10)
-    sch.arrow(ax, (field_centre[0] + kw / 2, field_centre[1]), (k_origin[0] - 0.1, k_origin[1] - kh / 2), colour="grad")
-    sch.arrow(ax, (k_origin[0] + kw + 0.1, k_origin[1] - kh / 2), (centres[i, j][0] - 0.5, centres[i, j][1]), colour="grad")
+    # arrows run between the grids, from the window's rows to the kernel and on to the chosen output's row
+    sch.arrow(ax, (in_origin[0] + wp + 0.1, field_centre[1]), (k_origin[0] - 0.1, k_origin[1] - kh / 2), colour="grad")
+    sch.arrow(ax, (k_origin[0] + kw + 0.1, k_origin[1] - kh / 2), (o_origin[0] - 0.1, centres[i, j][1]), colour="grad")
     window = xp[i * stride:i * stride + kh, j * stride:j * stride + kw]
     terms = " + ".join(f"{a:g}·({b:g})" if b < 0 else f"{a:g}·{b:g}" for a, b in zip(window.ravel(), weight.ravel()) if a != 0 and b != 0)
     ax.set_title(f"out[{i}, {j}] = Σ window ⊙ kernel = {terms or '0'} = {out[i, j]:g}", fontsize=10)
@@ -180,7 +181,7 @@ def filters_figure(weight, channel: int = 0, ncols: int = 8, scale: float = 1.1,
     ncols = min(ncols, n)
     nrows = -(-n // ncols)
     limit = float(np.abs(weight[:, channel]).max()) or 1.0
-    fig, axes = plt.subplots(nrows, ncols, figsize=(ncols * scale, nrows * scale + 0.5), squeeze=False)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(ncols * scale, nrows * (scale + 0.3) + 0.5), squeeze=False)
     for k, ax in enumerate(axes.flat):
         ax.set_xticks([])
         ax.set_yticks([])
@@ -210,7 +211,7 @@ def activation_maps_figure(image, maps, ncols: int = 8, scale: float = 1.1, titl
     n = maps.shape[0] + 1
     ncols = min(ncols, n)
     nrows = -(-n // ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(ncols * scale, nrows * scale + 0.5), squeeze=False)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(ncols * scale, nrows * (scale + 0.3) + 0.5), squeeze=False)
     for k, ax in enumerate(axes.flat):
         ax.set_xticks([])
         ax.set_yticks([])
