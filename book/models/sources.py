@@ -13,45 +13,25 @@ from __future__ import annotations
 
 
 def keras_cnn_32(num_classes: int = 32):
-    """L05: three 3x3 convolutions with two max-pools on 32x32x3 images."""
-    import keras
-    from keras import layers
+    """L05: three 3x3 convolutions with two max-pools on 32x32x3 images (chapter 5's plan)."""
+    from book.models.cnn import keras_cnn, seed_cnn_plan
 
-    return keras.Sequential([
-        keras.Input((32, 32, 3)),
-        layers.Conv2D(32, 3, activation="relu"), layers.MaxPooling2D(),
-        layers.Conv2D(64, 3, activation="relu"), layers.MaxPooling2D(),
-        layers.Conv2D(64, 3, activation="relu"),
-        layers.Flatten(), layers.Dense(64, activation="relu"), layers.Dense(num_classes),
-    ])
+    return keras_cnn(seed_cnn_plan(num_classes), (3, 32, 32))
 
 
 def keras_cnn_28():
     """L06: the same pattern on 28x28x1 images with a 10-way output."""
-    import keras
-    from keras import layers
+    from book.models.cnn import keras_cnn, seed_cnn_plan
 
-    return keras.Sequential([
-        keras.Input((28, 28, 1)),
-        layers.Conv2D(32, 3, activation="relu"), layers.MaxPooling2D(),
-        layers.Conv2D(64, 3, activation="relu"), layers.MaxPooling2D(),
-        layers.Conv2D(64, 3, activation="relu"),
-        layers.Flatten(), layers.Dense(64, activation="relu"), layers.Dense(10),
-    ])
+    return keras_cnn(seed_cnn_plan(10), (1, 28, 28))
 
 
 def keras_lstm_classifier():
-    """L07: embedding, two stacked LSTMs and a dense head, with one sigmoid
-    output (the seed's one-unit softmax is the bug chapter 6 fixes)."""
-    import keras
-    from keras import layers
+    """L07: embedding, two stacked LSTMs of 256 units and a dense head, with one
+    sigmoid output (the seed's one-unit softmax is the bug chapter 6 fixes)."""
+    from book.models.rnn import keras_sequence_classifier
 
-    return keras.Sequential([
-        keras.Input((100,), dtype="int32"),
-        layers.Embedding(10000, 128),
-        layers.LSTM(256, return_sequences=True), layers.LSTM(256),
-        layers.Dense(100, activation="relu"), layers.Dense(1, activation="sigmoid"),
-    ])
+    return keras_sequence_classifier(units=256)
 
 
 def torch_lstm_classifier():
@@ -87,14 +67,9 @@ def torch_mlp_784():
 
 def torch_cnn_28():
     """L06 in PyTorch, to show the count does not depend on the framework."""
-    from torch import nn
+    from book.models.cnn import seed_cnn_plan, torch_cnn
 
-    return nn.Sequential(
-        nn.Conv2d(1, 32, 3), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Conv2d(32, 64, 3), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Conv2d(64, 64, 3), nn.ReLU(),
-        nn.Flatten(), nn.Linear(576, 64), nn.ReLU(), nn.Linear(64, 10),
-    )
+    return torch_cnn(seed_cnn_plan(10), (1, 28, 28))
 
 
 def torch_encoder(vocab, d_model, layers, d_ff, heads, positions, token_types=0, pooler=False, pre_norm=False, final_norm=False):
