@@ -12,83 +12,23 @@ backward (input, weight and bias gradients). NumPy's BLAS (through
 threadpoolctl) and torch (``torch.set_num_threads``) get the same number of
 threads. Each figure is the median over ``--trials`` trials of the mean time of
 several calls, because the machine may be shared and single runs are noisy;
-torch is timed next to each NumPy measurement and each ratio is taken there
-(``book.timing.timing_ratio``).
+torch is timed next to each NumPy measurement and each ratio is taken there.
+The data, the agreement check and the timing loop are ``book.timing``'s
+:func:`~book.timing.conv2d_benchmark` and :func:`~book.timing.conv2d_timings`,
+which chapter 5 calls too.
 """
 from __future__ import annotations
 
 import argparse
-import time
 
-import numpy as np
 import torch
 from threadpoolctl import threadpool_info, threadpool_limits
 
 from book.checks import positive_int
-from book.nn.conv import conv2d, conv2d_backward, conv2d_loop, conv2d_loop_backward
-from book.timing import timing_ratio
+from book.timing import conv2d_benchmark, conv2d_timings
 
 SHAPE = dict(n=32, channels=16, size=16, filters=32, kernel=3, padding=1)
-
-
-def benchmarks(pad: int) -> dict:
-    """(method, pass) -> a function to time, all on the same data, checked against torch first."""
-    s = SHAPE
-    rng = np.random.default_rng(0)
-    x = rng.normal(size=(s["n"], s["channels"], s["size"], s["size"]))
-    w = rng.normal(size=(s["filters"], s["channels"], s["kernel"], s["kernel"])) * 0.1
-    b = rng.normal(size=s["filters"])
-    out, cache = conv2d(x, w, b, padding=pad)
-    g = rng.normal(size=out.shape)
-    xt, wt, bt = (torch.tensor(a, requires_grad=True) for a in (x, w, b))
-    gt = torch.tensor(g)
-
-    def torch_forward():
-        return torch.nn.functional.conv2d(xt, wt, bt, padding=pad)
-
-    def torch_backward() -> float:
-        # Each backward needs a fresh graph; only the backward call itself is timed.
-        out_t = torch_forward()
-        start = time.perf_counter()
-        out_t.backward(gt)
-        elapsed = time.perf_counter() - start
-        xt.grad = wt.grad = bt.grad = None
-        return elapsed
-
-    out_t = torch_forward()
-    out_t.backward(gt)
-    dx, dw, db = conv2d_backward(g, cache)
-    for ours, theirs in [(out, out_t), (dx, xt.grad), (dw, wt.grad), (db, bt.grad)]:
-        assert np.allclose(ours, theirs.detach().numpy(), rtol=1e-10, atol=1e-10)
-    xt.grad = wt.grad = bt.grad = None
-    return {
-        ("torch", "forward"): torch_forward,
-        ("torch", "backward"): torch_backward,
-        ("vectorised", "forward"): lambda: conv2d(x, w, b, padding=pad),
-        ("vectorised", "backward"): lambda: conv2d_backward(g, cache),
-        ("loop", "forward"): lambda: conv2d_loop(x, w, b, padding=pad),
-        ("loop", "backward"): lambda: conv2d_loop_backward(g, x, w, padding=pad),
-    }
-
-
-def timings(trials: int, loop_trials: int) -> tuple[dict, dict]:
-    """Median seconds per call and median ratio to torch, keyed by (method, pass).
-
-    :func:`book.timing.timing_ratio` times torch and the NumPy version back to
-    back in every trial and takes the ratio within the trial, so a change in
-    the machine's load between trials moves both sides of a ratio together.
-    Torch makes 20 calls per trial, the vectorised version 20, the loop one.
-    """
-    runs = benchmarks(SHAPE["padding"])
-    median, median_ratio = {}, {}
-    for method, count, number, warmup in (("vectorised", trials, 20, 1), ("loop", loop_trials, 1, 0)):
-        for which in ("forward", "backward"):
-            result = timing_ratio(runs[(method, which)], runs[("torch", which)], number=number,
-                                  reference_number=20, trials=count, warmup=warmup)
-            median[(method, which)] = result.time
-            median_ratio[(method, which)] = result.ratio
-            median.setdefault(("torch", which), result.reference_time)
-    return median, median_ratio
+NUMBER = 20  # calls per trial for torch and the vectorised version; the loop version makes one
 
 
 def main() -> None:
@@ -103,20 +43,25 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     with threadpool_limits(limits=args.threads):
         pools = ", ".join(f"{p['internal_api']}={p['num_threads']}" for p in threadpool_info())
-        t, ratio = timings(args.trials, args.loop_trials)
+        runs, error = conv2d_benchmark(**SHAPE)
+        if error > 1e-10:
+            raise SystemExit(f"conv2d disagrees with torch: relative error {error:.1e}")
+        result = conv2d_timings(runs, number=NUMBER, trials=args.trials, loop_trials=args.loop_trials)
     s = SHAPE
     print(
         f"conv2d float64: N={s['n']}, C={s['channels']}, {s['size']}x{s['size']}, {s['filters']} filters "
         f"{s['kernel']}x{s['kernel']}, padding {s['padding']}"
     )
     print(f"threads: torch {torch.get_num_threads()}; NumPy thread pools {pools}")
+    print(f"vectorised output and gradients equal torch's: largest relative error {error:.1e}")
     print(f"medians over {args.trials} trials ({args.loop_trials} for the loop version); "
           "ratios are taken within each trial, then the median")
     print(f"{'':12}{'forward ms':>12}{'backward ms':>13}{'fwd / torch':>13}{'bwd / torch':>13}")
-    for method in ("torch", "vectorised", "loop"):
-        fwd, bwd = t[(method, "forward")], t[(method, "backward")]
-        r_fwd, r_bwd = (ratio.get((method, which), 1.0) for which in ("forward", "backward"))
-        print(f"{method:12}{fwd * 1e3:12.2f}{bwd * 1e3:13.2f}{r_fwd:13.2f}{r_bwd:13.2f}")
+    fwd, bwd = (result["vectorised", which].reference_time for which in ("forward", "backward"))
+    print(f"{'torch':12}{fwd * 1e3:12.2f}{bwd * 1e3:13.2f}{1.0:13.2f}{1.0:13.2f}")
+    for method in ("vectorised", "loop"):
+        f, b = result[method, "forward"], result[method, "backward"]
+        print(f"{method:12}{f.time * 1e3:12.2f}{b.time * 1e3:13.2f}{f.ratio:13.2f}{b.ratio:13.2f}")
 
 
 if __name__ == "__main__":

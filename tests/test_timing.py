@@ -3,7 +3,7 @@ import time
 
 import pytest
 
-from book.timing import median_time, per_call, timing_ratio
+from book.timing import conv2d_benchmark, conv2d_timings, median_time, per_call, timed_backward, timing_ratio
 
 
 def sleeper(seconds):
@@ -46,3 +46,44 @@ def test_bad_counts_raise(kwargs):
 def test_per_call_needs_a_function():
     with pytest.raises(ValueError, match="callable"):
         per_call(3.0)
+
+
+def test_timed_backward_times_backward_alone_and_clears_gradients():
+    import torch
+
+    leaf = torch.ones(3, requires_grad=True)
+    run = timed_backward(lambda: (leaf * 2.0).sum(), torch.tensor(1.0), [leaf])
+    elapsed = run()
+    assert isinstance(elapsed, float) and elapsed >= 0 and leaf.grad is None
+    with pytest.raises(ValueError, match="callable"):
+        timed_backward(None, 1.0)
+
+
+def test_conv2d_benchmark_agrees_with_torch_and_every_run_computes():
+    runs, error = conv2d_benchmark(n=2, channels=3, size=5, filters=4, kernel=3, padding=1)
+    assert error < 1e-10
+    assert set(runs) == {(m, p) for m in ("torch", "vectorised", "loop") for p in ("forward", "backward")}
+    # the loop and vectorised versions give the same forward and gradients on the benchmark data
+    loop_out, vec_out = runs["loop", "forward"](), runs["vectorised", "forward"]()[0]
+    assert loop_out.shape == vec_out.shape == (2, 4, 5, 5)
+    for a, b in zip(runs["loop", "backward"](), runs["vectorised", "backward"]()):
+        assert abs(a - b).max() < 1e-10
+    assert isinstance(runs["torch", "backward"](), float)
+
+
+def test_conv2d_timings_returns_a_ratio_for_each_version_and_pass():
+    runs, _ = conv2d_benchmark(n=1, channels=2, size=4, filters=2, kernel=3, padding=0)
+    result = conv2d_timings(runs, number=2, trials=1, loop_trials=1)
+    assert set(result) == {(m, p) for m in ("vectorised", "loop") for p in ("forward", "backward")}
+    assert all(r.time > 0 and r.reference_time > 0 and r.ratio > 0 for r in result.values())
+
+
+@pytest.mark.parametrize("kwargs", [dict(n=0), dict(kernel=5, size=3, padding=0), dict(padding=-1), dict(size=2.5)])
+def test_conv2d_benchmark_bad_shapes_raise(kwargs):
+    with pytest.raises(ValueError):
+        conv2d_benchmark(**kwargs)
+
+
+def test_conv2d_timings_needs_every_run():
+    with pytest.raises(ValueError, match="conv2d_benchmark"):
+        conv2d_timings({("torch", "forward"): lambda: None})
