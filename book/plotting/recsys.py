@@ -108,7 +108,7 @@ def two_tower_figure(scale: float = 0.62):
     sch.arrow(ax, score, loss, gap=h / 2, gap_end=0.3)
     ax.text(2.2, 6.15, "user tower", ha="center", fontsize=11, weight="bold")
     ax.text(10.1, 6.15, "item tower", ha="center", fontsize=11, weight="bold")
-    ax.text(6.15, 3.6, "the towers never see each other:\nitem vectors are computed once,\n"
+    ax.text(5.6, 3.05, "the towers never see each other:\nitem vectors are computed once,\n"
             "and retrieval is a nearest-neighbour\nsearch by dot product", ha="center", va="center", fontsize=9,
             style="italic")
     fig.tight_layout()
