@@ -46,5 +46,6 @@ def test_gate_cells_name_their_gates():
     for name in ("reset $r_t$", "update $z_t$", "candidate $n_t$", "$1-z_t$"):
         assert name in texts
     assert "$c_t$" not in texts                        # a GRU has no cell state
+    assert r"h_{t-1} W_{hn} + b_{hn}" in texts          # the chapter's row notation, not torch's stored W^T
     assert missing_glyphs(fig) == set()
     plt.close(fig)

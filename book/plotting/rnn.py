@@ -126,7 +126,8 @@ def gru_cell_figure():
 
     The update gate ``z`` mixes the old state and the candidate,
     ``h_t = (1 - z) ⊙ n + z ⊙ h_{t-1}``; the reset gate ``r`` scales the
-    recurrent part of the candidate, ``n = tanh(x W_in^T + b_in + r ⊙ (h W_hn^T + b_hn))``.
+    recurrent part of the candidate, ``n = tanh(x W_xn + b_xn + r ⊙ (h W_hn + b_hn))`` in the
+    book's row notation (torch stores ``W_hn`` transposed).
     """
     ax = sch.canvas(11.0, 6.2, scale=0.7)
     y_top, y_gate, y_bus = 5.0, 2.6, 1.2
@@ -151,7 +152,7 @@ def gru_cell_figure():
         _gate(ax, (x, y_gate), fn, name)
     # reset gate acts inside the candidate
     sch.arrow(ax, (x_r, y_gate), (x_n - 0.4, y_gate + 0.15), gap=0.38, gap_end=0.0, curve=-0.35, label=None)
-    ax.text(1.2, 3.55, "reset, inside the candidate:\n" r"$r_t \odot (h_{t-1} W_{hn}^\top + b_{hn})$",
+    ax.text(1.2, 3.55, "reset, inside the candidate:\n" r"$r_t \odot (h_{t-1} W_{hn} + b_{hn})$",
             ha="left", va="center", fontsize=8)
     # update gate: z to the kept path, 1 - z to the candidate
     sch.arrow(ax, (x_z, y_gate), (x_z, y_top), gap=0.28, gap_end=0.24)
