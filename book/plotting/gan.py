@@ -32,7 +32,7 @@ def gan_figure(scale: float = 0.75):
     logits = sch.box(ax, (10.3, 3.1), "logits\n$s(x)$, $s(G(z))$", width=1.7, height=0.9, colour="output")
     loss_g = sch.box(ax, (12.9, 4.8), "$L_G$ = BCE(1, $s(G(z))$)\nnon-saturating;\nG minimises it",
                      width=2.8, height=1.2, colour="loss", fontsize=9)
-    loss_d = sch.box(ax, (12.9, 1.4), "$L_D$ = BCE(1, $s(x)$)\n+ BCE(0, $s(G(z))$)\nD minimises it $= -V$",
+    loss_d = sch.box(ax, (12.9, 1.4), "$L_D$ = BCE(1, $s(x)$)\n+ BCE(0, $s(G(z))$) $= -V$;\nD minimises it",
                      width=2.8, height=1.3, colour="loss", fontsize=9)
     sch.arrow(ax, (z[0] + 0.9, z[1]), (g[0] - 1.0, g[1]))
     sch.arrow(ax, (g[0] + 1.0, g[1]), (fake[0] - 0.8, fake[1]))
