@@ -1,0 +1,74 @@
+"""book.training.distributed: DDP on gloo against one process, FSDP and ZeRO bytes, torchrun command lines.
+
+The launch starts ``torchrun`` with two CPU processes once for the whole file
+(about 10 s on a quiet 2-core machine, most of it three imports of torch).
+"""
+import pytest
+
+from book.training.distributed import TOLERANCES, launch, main, parse_args, torchrun_commands
+
+
+@pytest.fixture(scope="module")
+def result():
+    return launch(nproc=2, timeout=240)
+
+
+def test_ddp_gradients_equal_the_global_batch_gradient(result):
+    assert result["world_size"] == 2 and result["backend"] == "gloo"
+    g = result["gradients"]
+    assert g["equal"] and g["max_abs_diff"] <= TOLERANCES[result["dtype"]]
+    # Without the all-reduce a rank's gradient is its shard's, far from the global one.
+    assert g["shard_only_max_abs_diff"] > 1e3 * TOLERANCES[result["dtype"]]
+
+
+def test_ddp_steps_keep_ranks_identical_and_equal_one_process(result):
+    t = result["training"]
+    assert t["ranks_identical"] and t["ranks_max_abs_diff"] == 0.0
+    assert t["equal_reference"] and t["reference_max_abs_diff"] <= 10 * TOLERANCES[result["dtype"]]
+    assert len(t["reference_losses"]) == result["steps"]
+
+
+def test_sharding_divides_the_bytes_per_rank(result):
+    ranks = result["memory_bytes"]
+    assert len(ranks) == 2
+    full = ranks[0]["ddp"]["parameters"]
+    assert full == result["n_parameters"] * 4  # float32, the tied matrix counted once
+    for r in ranks:
+        assert r["ddp"] == ranks[0]["ddp"]
+        assert r["ddp"]["optimizer_state"] == 2 * full  # Adam: two moments per weight
+        assert "error" not in r["zero"], r["zero"]
+        assert r["zero"]["parameters"] == full and r["zero"]["optimizer_state"] < 2 * full
+        assert r["zero"]["max_abs_diff_vs_single"] < 1e-4
+        if "error" not in r["fsdp"]:
+            assert r["fsdp"]["parameters"] < full and r["fsdp"]["optimizer_state"] < 2 * full
+            assert r["fsdp"]["max_abs_diff_vs_single"] < 1e-4
+    # ZeRO splits the optimizer states, FSDP everything: the ranks' shares add up to one copy.
+    assert sum(r["zero"]["optimizer_state"] for r in ranks) == 2 * full
+    if "error" not in ranks[0]["fsdp"]:
+        assert sum(r["fsdp"]["parameters"] for r in ranks) == full
+
+
+def test_torchrun_command_lines():
+    c = torchrun_commands()
+    assert c["single"] == "torchrun --standalone --nproc_per_node=2 -m book.training.distributed --out result.json"
+    assert c["multi"] == [
+        f"torchrun --nnodes=2 --nproc_per_node=2 --node_rank={r} --rdzv_id=book-ddp --rdzv_backend=c10d "
+        f"--rdzv_endpoint=HOST:29500 -m book.training.distributed --out result.json" for r in (0, 1)]
+    c = torchrun_commands(nproc_per_node=8, nnodes=3, host="10.0.0.1", port=1234, args="")
+    assert len(c["multi"]) == 3 and c["multi"][2].endswith("--rdzv_endpoint=10.0.0.1:1234 -m book.training.distributed")
+    for bad in ({"nproc_per_node": 0}, {"nnodes": True}, {"host": "a b"}, {"port": 0}, {"args": ["--out"]}):
+        with pytest.raises(ValueError, match="torchrun_commands"):
+            torchrun_commands(**bad)
+
+
+def test_arguments_are_checked(monkeypatch):
+    with pytest.raises(ValueError, match="out="):
+        launch(options=["--out", "x.json"])
+    with pytest.raises(ValueError, match="nproc"):
+        launch(nproc=0)
+    with pytest.raises(SystemExit):
+        parse_args(["--out", "x.json", "--dtype", "float64"])  # the GPT's loss is float32
+    assert parse_args(["--out", "x.json", "--model", "mlp", "--dtype", "float64"]).dtype == "float64"
+    monkeypatch.delenv("RANK", raising=False)
+    with pytest.raises(SystemExit, match="torchrun"):
+        main(["--out", "x.json"])
