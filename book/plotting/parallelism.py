@@ -57,7 +57,8 @@ def data_parallel_figure(n_devices: int = 2, ax=None):
             rf"$\bar g = \frac{{1}}{{{n}}}\,(g_0 + \dots + g_{{{n - 1}}})$, the global batch's gradient",
             width=width - 0.5, height=0.9, colour="loss", fontsize=9)
     ax.text(width / 2, 0.4, "each device then takes the same step\n"
-            r"$W \leftarrow W - \eta\,\bar g$: the copies stay identical", ha="center", fontsize=9, color=sch.COLOURS["grad"])
+            r"$W \leftarrow W - \eta\,\bar g$: the copies stay identical", ha="center", fontsize=9,
+            color=sch.COLOURS["grad"])
     return ax
 
 

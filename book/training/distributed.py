@@ -17,13 +17,21 @@ as JSON:
    gradient is from it).
 2. **Training steps.** A few SGD steps (momentum 0.9), each on a new global
    batch: the ranks' parameters stay bit-identical, and equal a single process
-   trained on the global batches, up to rounding.
+   trained on the global batches to 10 times the gradient tolerance
+   (:data:`TOLERANCES`: 1e-6 in float32, 1e-10 in float64).
 3. **Sharding.** The same steps with Adam under FSDP (``fully_shard``, each
    rank keeps a slice of every parameter, gradient and optimizer state) and
    under plain DDP with ``ZeroRedundancyOptimizer`` (a ZeRO-1 shard: the
    optimizer states are split across ranks, the parameters are not); the
    bytes each rank holds are counted tensor by tensor, against plain DDP. If
    one of them fails with gloo on the CPU, the error is recorded instead.
+   The bytes are those kept from step to step; FSDP also gathers one block's
+   full parameters for the moment it runs, which these counts leave out.
+   After the Adam steps each run's parameters are compared with one process
+   trained on the global batches (``max_abs_diff_vs_single``): Adam divides by
+   the root of a running mean of squared gradients, which magnifies rounding
+   differences in the smallest gradients, so this agreement is looser than
+   the SGD one.
 4. **Times** of each part, in seconds of wall time (not used by any check).
 
 :func:`torchrun_commands` gives the command lines, on one machine and across
@@ -35,6 +43,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -53,12 +62,20 @@ def torchrun_commands(nproc_per_node: int = 2, nnodes: int = 2, host: str = "HOS
                       args: str = "--out result.json") -> dict:
     """The ``torchrun`` command lines that start this module, as strings.
 
-    Returns ``{"single": ..., "multi": [...]}``: ``single`` runs
-    ``nproc_per_node`` processes on one machine (``--standalone`` starts its
-    own rendezvous on a free local port); ``multi`` holds one line per machine
-    for ``nnodes`` machines, identical except for ``--node_rank``, which meet
-    at the c10d rendezvous ``host:port`` (an address every machine reaches,
-    usually that of node 0). ``args`` are the script's own options.
+    Returns a dict:
+
+    * ``"single"``: ``nproc_per_node`` processes on one machine
+      (``--standalone`` runs its own rendezvous on a free local port);
+    * ``"multi"``: the line to run on each of ``nnodes`` machines with the
+      c10d rendezvous at ``host:port`` (an address every machine reaches, for
+      instance node 0's). It is the same line on every machine: the
+      rendezvous hands out the node ranks itself (torchrun ignores
+      ``--node_rank`` with c10d, and warns);
+    * ``"static"``: one line per machine for the static rendezvous, which
+      needs each machine's ``--node_rank`` and node 0's address as
+      ``--master_addr``/``--master_port``.
+
+    ``args`` are the script's own options.
     """
     owner = "torchrun_commands"
     nproc_per_node = positive_int(nproc_per_node, "nproc_per_node", owner=owner)
@@ -69,11 +86,11 @@ def torchrun_commands(nproc_per_node: int = 2, nnodes: int = 2, host: str = "HOS
     if not isinstance(args, str):
         raise ValueError(f"{owner}: args must be a string of the script's options, got {type(args).__name__}")
     tail = f"-m {MODULE}" + (f" {args}" if args else "")
-    single = f"torchrun --standalone --nproc_per_node={nproc_per_node} {tail}"
-    multi = [f"torchrun --nnodes={nnodes} --nproc_per_node={nproc_per_node} --node_rank={rank} "
-             f"--rdzv_id=book-ddp --rdzv_backend=c10d --rdzv_endpoint={host}:{port} {tail}"
-             for rank in range(nnodes)]
-    return {"single": single, "multi": multi}
+    nodes = f"--nnodes={nnodes} --nproc_per_node={nproc_per_node}"
+    return {"single": f"torchrun --standalone --nproc_per_node={nproc_per_node} {tail}",
+            "multi": f"torchrun {nodes} --rdzv_id=book-ddp --rdzv_backend=c10d --rdzv_endpoint={host}:{port} {tail}",
+            "static": [f"torchrun {nodes} --node_rank={rank} --master_addr={host} --master_port={port} {tail}"
+                       for rank in range(nnodes)]}
 
 
 def launch(nproc: int = 2, timeout: float = 180.0, out: str | os.PathLike | None = None,
@@ -87,7 +104,8 @@ def launch(nproc: int = 2, timeout: float = 180.0, out: str | os.PathLike | None
     process runs one thread (``OMP_NUM_THREADS=1``). ``options`` are passed to
     the script (e.g. ``["--steps", "3"]``). Raises ``RuntimeError`` with the end
     of the output if the run fails, and ``subprocess.TimeoutExpired`` after
-    ``timeout`` seconds. The JSON also gets ``"wall_s"``, the launch's wall time.
+    ``timeout`` seconds (having ended torchrun and its workers). The JSON also
+    gets ``"wall_s"``, the launch's wall time.
     """
     owner = "launch"
     nproc = positive_int(nproc, "nproc", owner=owner)
@@ -100,14 +118,22 @@ def launch(nproc: int = 2, timeout: float = 180.0, out: str | os.PathLike | None
     env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     env["OMP_NUM_THREADS"] = "1"
     with tempfile.TemporaryDirectory() as tmp:
-        path = Path(out) if out is not None else Path(tmp) / "result.json"
+        path = Path(out).resolve() if out is not None else Path(tmp) / "result.json"  # the workers run in tmp
         cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}",
                "-m", MODULE, "--out", str(path), *options]
         start = time.perf_counter()
-        proc = subprocess.run(cmd, env=env, cwd=tmp, capture_output=True, text=True, timeout=timeout)
+        # A session of its own, so that a timeout ends torchrun and the workers it started together.
+        proc = subprocess.Popen(cmd, env=env, cwd=tmp, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                start_new_session=True)
+        try:
+            stdout, stderr = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
+            raise
         wall = time.perf_counter() - start
         if proc.returncode != 0:
-            tail = (proc.stdout + proc.stderr)[-3000:]
+            tail = (stdout + stderr)[-3000:]
             raise RuntimeError(f"{owner}: torchrun exited with code {proc.returncode}:\n{tail}")
         result = json.loads(path.read_text())
     result["wall_s"] = wall
@@ -270,6 +296,7 @@ def _run(args) -> dict:
     opt = torch.optim.Adam(ddp.parameters(), lr=1e-3)
     _adam_steps(ddp, opt, batch, args, rank, world)
     memory["ddp"] = _memory(model, opt)
+    memory["ddp"]["max_abs_diff_vs_single"] = _compare_to_ddp_adam(model.parameters(), args, batch)
     times["ddp_adam"] = time.perf_counter() - start
 
     start = time.perf_counter()
@@ -371,7 +398,8 @@ def main(argv=None) -> int:
             Path(args.out).write_text(json.dumps(result, indent=1))
     finally:
         dist.destroy_process_group()
-    ok = result["gradients"]["equal"] and result["training"]["ranks_identical"] and result["training"]["equal_reference"]
+    training = result["training"]
+    ok = result["gradients"]["equal"] and training["ranks_identical"] and training["equal_reference"]
     if not ok:
         print(f"rank {os.environ['RANK']}: a check failed: {result['gradients']} {result['training']}", file=sys.stderr)
     return 0 if ok else 1
