@@ -53,7 +53,8 @@ def distillation_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor
                          f"got {tuple(teacher_logits.shape)}")
     if (not isinstance(labels, torch.Tensor) or labels.shape != student_logits.shape[:-1]
             or labels.dtype != torch.long):
-        got = f"{tuple(labels.shape)}, dtype {labels.dtype}" if isinstance(labels, torch.Tensor) else type(labels).__name__
+        got = (f"{tuple(labels.shape)}, dtype {labels.dtype}" if isinstance(labels, torch.Tensor)
+               else type(labels).__name__)
         raise ValueError(f"{owner}: labels must be a LongTensor of shape {tuple(student_logits.shape[:-1])}, got {got}")
     C = student_logits.shape[-1]
     student = student_logits.reshape(-1, C)
