@@ -125,16 +125,19 @@ def peak_allocated_bytes(fn):
     return result, tracker.peak
 
 
-def _autocast(precision):
+def _autocast(precision, model):
+    """Autocast on the device of ``model``'s weights (``"cpu"`` in the book), or nothing for fp32."""
     dtype = DTYPES[precision]
-    return contextlib.nullcontext() if dtype is None else torch.autocast("cpu", dtype=dtype)
+    if dtype is None:
+        return contextlib.nullcontext()
+    return torch.autocast(next(model.parameters()).device.type, dtype=dtype)
 
 
 def training_step(model, idx, targets, optimizer=None, precision: str = "fp32", checkpoint: bool = False) -> float:
     """One training step of a :class:`book.models.gpt.GPT`; returns the loss as a float.
 
-    The forward pass runs in fp32 or under ``torch.autocast("cpu", dtype)``
-    for ``precision`` ``"bf16"`` or ``"fp16"`` (the weights stay fp32; the
+    The forward pass runs in fp32 or under ``torch.autocast`` (on the
+    weights' device, the CPU here) for ``precision`` ``"bf16"`` or ``"fp16"`` (the weights stay fp32; the
     loss is computed in fp32 by the model), with the blocks checkpointed if
     ``checkpoint``. Then the backward pass, and ``optimizer.step()`` and
     ``zero_grad`` if an optimizer is given. Without one, the gradients are
@@ -143,7 +146,7 @@ def training_step(model, idx, targets, optimizer=None, precision: str = "fp32", 
     """
     precision = one_of(precision, tuple(DTYPES), "precision", owner="training_step")
     ctx = checkpointing(model) if checkpoint else contextlib.nullcontext()
-    with ctx, _autocast(precision):
+    with ctx, _autocast(precision, model):
         loss = model(idx, targets).loss
     loss.backward()
     if optimizer is not None:
@@ -166,7 +169,7 @@ def measure_step(model, idx, targets, precision: str = "fp32", checkpoint: bool 
     ctx = checkpointing if checkpoint else (lambda m: contextlib.nullcontext())
 
     def forward():
-        with ctx(model), _autocast(precision):
+        with ctx(model), _autocast(precision, model):
             return model(idx, targets).loss
 
     def step():
