@@ -7,7 +7,7 @@ import subprocess
 
 import pytest
 
-from book.training.distributed import TOLERANCES, launch, main, parse_args, torchrun_commands
+from book.training.distributed import TOLERANCES, format_result, launch, main, parse_args, torchrun_commands
 
 
 @pytest.fixture(scope="module")
@@ -48,6 +48,19 @@ def test_sharding_divides_the_bytes_per_rank(result):
     assert sum(r["zero"]["optimizer_state"] for r in ranks) == 2 * full
     if "error" not in ranks[0]["fsdp"]:
         assert sum(r["fsdp"]["parameters"] for r in ranks) == full
+
+
+def test_format_result_prints_the_checks_and_bytes(result):
+    text = format_result(result)
+    assert "DDP against one process on the global batch: equal (max |difference| <= 1e-06)" in text
+    assert "ranks identical, equal to one process" in text
+    full = f"{result['n_parameters'] * 4:,}"
+    assert f"  ddp      0 {full:>11} {full:>10}" in text
+    assert len([line for line in text.splitlines() if line.startswith("  fsdp")]) == 2
+    assert all(line.endswith("s (wall time)") for line in text.splitlines() if ": " in line and " s " in line)
+    assert "wall time" not in format_result(result, times=False)
+    with pytest.raises(ValueError, match="format_result"):
+        format_result({"gradients": {}})
 
 
 def test_torchrun_command_lines():

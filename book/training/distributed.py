@@ -25,8 +25,11 @@ as JSON:
    optimizer states are split across ranks, the parameters are not); the
    bytes each rank holds are counted tensor by tensor, against plain DDP. If
    one of them fails with gloo on the CPU, the error is recorded instead.
-   The bytes are those kept from step to step; FSDP also gathers one block's
-   full parameters for the moment it runs, which these counts leave out.
+   The bytes are those of the parameters, their ``.grad`` and the optimizer
+   states kept from step to step. Two buffers are left out: DDP's
+   communication buckets (another copy of the gradients, unless DDP is given
+   ``gradient_as_bucket_view=True``) and the full parameters of one block,
+   which FSDP gathers for the moment it runs.
    After the Adam steps each run's parameters are compared with one process
    trained on the global batches (``max_abs_diff_vs_single``): Adam divides by
    the root of a running mean of squared gradients, which magnifies rounding
@@ -138,6 +141,43 @@ def launch(nproc: int = 2, timeout: float = 180.0, out: str | os.PathLike | None
         result = json.loads(path.read_text())
     result["wall_s"] = wall
     return result
+
+
+def format_result(result: dict, times: bool = True) -> str:
+    """The JSON of a run as lines a chapter prints, the same on every CPU.
+
+    Differences that are pure rounding are shown against their tolerance, not
+    as numbers (their last digits depend on the CPU); byte counts are exact.
+    ``times`` adds the wall time of each part, each line ending in
+    ``s (wall time)`` so the book's tests mask it.
+    """
+    if not isinstance(result, dict) or "gradients" not in result or "memory_bytes" not in result:
+        raise ValueError("format_result: result must be the dict that launch() returns (the script's JSON)")
+    r, g, t = result, result["gradients"], result["training"]
+    tol = r["tolerance"]
+    verdict = (lambda ok: "equal" if ok else "DIFFERENT")
+    lines = [f"{r['world_size']} processes, {r['backend']} backend; {r['model']} of {r['n_parameters']:,} parameters, "
+             f"{r['dtype']}, global batch {r['global_batch']}",
+             f"gradient, DDP against one process on the global batch: {verdict(g['equal'])} "
+             f"(max |difference| {'<=' if g['equal'] else '>'} {tol:g})",
+             f"gradient of one rank's shard alone against it: max |difference| {g['shard_only_max_abs_diff']:.3g}",
+             f"after {r['steps']} SGD steps: ranks {'identical' if t['ranks_identical'] else 'DIFFER'}, "
+             f"{verdict(t['equal_reference'])} to one process (max |difference| "
+             f"{'<=' if t['equal_reference'] else '>'} {10 * tol:g})",
+             f"bytes per process after {r['steps']} Adam steps:",
+             f"  {'run':<5} {'rank':>4} {'parameters':>11} {'gradients':>10} {'Adam state':>11} {'total':>10}"]
+    for name in ("ddp", "zero", "fsdp"):
+        for rank, memory in enumerate(r["memory_bytes"]):
+            m = memory[name]
+            if "error" in m:
+                lines.append(f"  {name:<5} {rank:>4} failed: {m['error']}")
+                continue
+            total = m["parameters"] + m["gradients"] + m["optimizer_state"]
+            lines.append(f"  {name:<5} {rank:>4} {m['parameters']:>11,} {m['gradients']:>10,} "
+                         f"{m['optimizer_state']:>11,} {total:>10,}")
+    if times:
+        lines += [f"{part}: {seconds:.2f} s (wall time)" for part, seconds in r["times_s"].items()]
+    return "\n".join(lines)
 
 
 # ----------------------------------------------------------------------------- the worker
@@ -405,7 +445,7 @@ def main(argv=None) -> int:
     return 0 if ok else 1
 
 
-__all__ = ["TOLERANCES", "build_model", "launch", "loss_fn", "main", "parse_args", "torchrun_commands"]
+__all__ = ["TOLERANCES", "build_model", "format_result", "launch", "loss_fn", "main", "parse_args", "torchrun_commands"]
 
 
 if __name__ == "__main__":
