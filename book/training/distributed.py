@@ -186,12 +186,15 @@ def build_model(name: str, dtype, seed: int):
 
     Same ``seed``, same weights, on every rank. Returns ``(model, batch)``,
     where ``batch(n, step)`` draws the global batch of step ``step`` (inputs,
-    targets) of ``n`` samples, the same on every rank, and ``loss(model,
-    inputs, targets)`` is the mean loss over the samples it is given.
+    targets) of ``n`` samples, the same on every rank: random tokens for the
+    GPT (next-token targets), Gaussian inputs and random classes for the MLP.
+    Nothing is learnt from them; they only have to be the same everywhere.
+    :func:`loss_fn` gives the mean loss over the samples it is given.
     """
     import torch
     from torch import nn
 
+    seed = non_negative_int(seed, "seed", owner="build_model")
     torch.manual_seed(seed)
     if name == "gpt":
         from book.models.gpt import GPT, GPTConfig
