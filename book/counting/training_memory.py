@@ -122,7 +122,8 @@ def activation_bytes(n_layer: int, n_embd: int, n_head: int, vocab_size: int, ba
 
 
 def training_step_memory(config, batch_size: int, seq_len: int | None = None, optimizer: str = "adamw",
-                         precision: str = "fp32", checkpoint: bool = False, n_params: int | None = None) -> dict[str, int]:
+                         precision: str = "fp32", checkpoint: bool = False,
+                         n_params: int | None = None) -> dict[str, int]:
     """The whole budget of one training step of a GPT of sizes ``config``, in bytes.
 
     ``config`` is anything with ``n_layer``, ``n_embd``, ``n_head``,

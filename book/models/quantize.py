@@ -18,7 +18,7 @@ to 1, plus 4 bytes per row for the scale.
 weight on the fly in each forward pass: it saves memory, not time (the
 product still runs in fp32). Kernels that multiply int8 by int8 directly,
 as PyTorch's dynamic quantisation does (:func:`torch_dynamic_quantize`),
-save time as well. Activations stay in fp32 here.
+save time as well (the integer-arithmetic scheme of Jacob et al., 2018). Activations stay in fp32 here.
 """
 from __future__ import annotations
 
@@ -39,7 +39,8 @@ def quantize_per_channel(weight: torch.Tensor) -> tuple[torch.Tensor, torch.Tens
     (any scale represents it exactly).
     """
     if not isinstance(weight, torch.Tensor) or weight.ndim != 2 or not weight.is_floating_point():
-        got = f"shape {tuple(weight.shape)}, dtype {weight.dtype}" if isinstance(weight, torch.Tensor) else type(weight).__name__
+        got = (f"shape {tuple(weight.shape)}, dtype {weight.dtype}" if isinstance(weight, torch.Tensor)
+               else type(weight).__name__)
         raise ValueError(f"quantize_per_channel: weight must be a 2-D floating-point tensor (out, in), got {got}")
     w = weight.detach().float()
     scales = w.abs().amax(dim=1) / QMAX
@@ -130,7 +131,11 @@ def tensor_bytes(model: nn.Module) -> int:
 
 
 def linear_weight_bytes(model: nn.Module) -> int:
-    """Bytes of the weights of ``model``'s linear layers (``nn.Linear``, or ``QuantizedLinear``'s int8 weight and scales), tied ones left out."""
+    """Bytes of the weights of ``model``'s linear layers, tied ones left out.
+
+    An ``nn.Linear`` counts its weight; a :class:`QuantizedLinear` its int8
+    weight and its fp32 scales. Biases are left out.
+    """
     tied = _shared_weights(model)
     total = 0
     for module in model.modules():

@@ -119,7 +119,7 @@ class PeakMemory:
 
 
 def peak_allocated_bytes(fn):
-    """Run ``fn()`` and return ``(its result, the peak bytes of tensors allocated during it)``, via :class:`PeakMemory`."""
+    """Run ``fn()``; return ``(its result, the peak bytes of tensors allocated during it)`` (:class:`PeakMemory`)."""
     with PeakMemory() as tracker:
         result = fn()
     return result, tracker.peak
