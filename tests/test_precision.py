@@ -62,6 +62,16 @@ def test_checkpointing_saves_less_and_peaks_lower():
     assert abs(bf["loss"] - plain["loss"]) < 1e-2
 
 
+def test_training_step_with_an_optimizer_updates_and_clears():
+    model, idx, tgt = _setup(0, L=1, E=16, V=20, B=2, T=8)
+    before = [p.detach().clone() for p in model.parameters()]
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    first = training_step(model, idx, tgt, optimizer=opt, checkpoint=True)
+    assert all(p.grad is None for p in model.parameters())
+    assert any(not torch.equal(a, p) for a, p in zip(before, model.parameters()))
+    assert training_step(model, idx, tgt) < first  # one step downhill on the same batch
+
+
 def test_peak_memory_follows_allocations_and_frees():
     x = torch.randn(1000, requires_grad=True)
     with PeakMemory() as tracker:
