@@ -4,7 +4,8 @@ Tiers (``pytest -m NAME``; ``make test-fast`` runs ``unit``): every test is
 marked by where it lives, so no test file has to remember to mark itself.
 
 * ``notebooks``: the chapter and exercise notebooks re-executed by nbval, and
-  tests that run a notebook outside the checkout;
+  tests that start other Python processes (a notebook run outside the
+  checkout, two torchrun workers);
 * ``site``: checks of the built HTML book (``tests/site``, ``test_built_site.py``);
 * ``grading``: the classroom grading tools (``tests/test_grading*.py``);
 * ``unit``: everything else, fast and self-contained.
@@ -16,7 +17,7 @@ torch run there.
 import os
 from pathlib import Path
 
-NOTEBOOK_TESTS = {"test_notebooks_outside.py"}
+NOTEBOOK_TESTS = {"test_notebooks_outside.py", "test_distributed.py"}
 SITE_TESTS = {"test_built_site.py"}
 
 
@@ -32,7 +33,7 @@ def tier(path: Path) -> str:
 
 def pytest_configure(config):
     for name, text in (("unit", "fast, self-contained tests (make test-fast)"),
-                       ("notebooks", "notebooks re-executed (nbval) or run outside the checkout"),
+                       ("notebooks", "notebooks re-executed (nbval); tests that start other processes"),
                        ("site", "checks of the built HTML book"),
                        ("grading", "the classroom grading tools")):
         config.addinivalue_line("markers", f"{name}: {text}")
