@@ -10,7 +10,7 @@ FROZEN, TRAINED, NEW = "#d5d8dc", "#f9e79f", "#d5f5e3"
 def transfer_arms_figure():
     """Three rows, one per arm: scratch (all random, all trained), frozen backbone + new head,
     fine-tuning (backbone at a small learning rate, head at a large one). Returns the figure."""
-    ax = canvas(11.0, 5.2, scale=0.75)
+    ax = canvas(11.6, 5.2, scale=0.75)
     rows = [("from scratch", [("conv 32", TRAINED, "random"), ("conv 64", TRAINED, "random"),
                               ("dense 64", TRAINED, "random"), ("head 10", NEW, "random")]),
             ("frozen backbone", [("conv 32", FROZEN, "frozen"), ("conv 64", FROZEN, "frozen"),
@@ -20,10 +20,10 @@ def transfer_arms_figure():
     for r, (name, blocks) in enumerate(rows):
         y = 4.6 - 1.6 * r
         ax.text(0.15, y, name, ha="left", va="center", fontsize=10, fontweight="bold")
-        box(ax, (3.1, y), "image", width=1.0, height=0.6, colour="input", fontsize=9)
-        x_prev = 3.1
+        box(ax, (3.5, y), "image", width=1.0, height=0.6, colour="input", fontsize=9)
+        x_prev = 3.5
         for i, (label, colour, note) in enumerate(blocks):
-            x = 4.6 + 1.6 * i
+            x = 5.0 + 1.6 * i
             box(ax, (x, y), label, width=1.3, height=0.6, colour=colour, fontsize=9)
             ax.text(x, y - 0.52, note, ha="center", va="center", fontsize=8,
                     color="#7f8c8d" if note == "frozen" else "#34495e")
@@ -31,7 +31,7 @@ def transfer_arms_figure():
             x_prev = x
         ax.text(x_prev + 0.95, y, "logits", ha="left", va="center", fontsize=9)
         arrow(ax, (x_prev, y), (x_prev + 0.95, y), gap=0.65, gap_end=0.02)
-    ax.text(5.5, 0.2, "grey: frozen (pretrained, no gradient)   yellow: trained   green: new head",
+    ax.text(5.8, 0.2, "grey: frozen (pretrained, no gradient)   yellow: trained   green: new head",
             ha="center", va="center", fontsize=8.5)
     return ax.figure
 
