@@ -214,7 +214,8 @@ def finetune_sequence_classifier(model, encoded: dict, labels: torch.Tensor, epo
     from book.training.schedules import warmup_cosine
 
     owner = "finetune_sequence_classifier"
-    epochs, batch_size = positive_int(epochs, "epochs", owner=owner), positive_int(batch_size, "batch_size", owner=owner)
+    epochs = positive_int(epochs, "epochs", owner=owner)
+    batch_size = positive_int(batch_size, "batch_size", owner=owner)
     if "input_ids" not in encoded or "attention_mask" not in encoded:
         raise ValueError(f"{owner}: encoded must hold 'input_ids' and 'attention_mask', as a tokenizer returns")
     if encoded["input_ids"].shape[0] != len(labels):
