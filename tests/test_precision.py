@@ -5,7 +5,8 @@ import torch
 from book.counting.training_memory import measure_saved_bytes
 from book.models.gpt import GPT, GPTConfig
 from book.training.precision import (
-    LossScaler, PeakMemory, checkpointing, measure_step, peak_allocated_bytes, scale_loss_step, training_step)
+    LossScaler, PeakMemory, checkpointing, measure_step, peak_allocated_bytes, scale_loss_step, step_gradients,
+    training_step)
 
 torch.set_num_threads(1)
 
@@ -48,6 +49,20 @@ def test_checkpointed_gradients_equal_plain_ones(precision):
     for a, b in zip(g_plain, _grads(model)):
         assert torch.allclose(a, b, rtol=0, atol=tol)
     assert "forward" not in vars(model.blocks[0])  # the wrapper is gone after the with block
+
+
+def test_step_gradients_copies_one_step_and_clears():
+    model, idx, tgt = _setup(2)
+    training_step(model, idx, tgt)  # leave stale gradients behind: step_gradients must not add to them
+    expected = _grads(model)
+    grads = step_gradients(model, idx, tgt)
+    assert len(grads) == len(list(model.parameters()))
+    for a, b in zip(expected, grads):
+        assert torch.equal(a, b)
+    assert all(p.grad is None for p in model.parameters())
+    ck = step_gradients(model, idx, tgt, checkpoint=True)
+    for a, b in zip(grads, ck):
+        assert torch.allclose(a, b, rtol=0, atol=1e-6)
 
 
 def test_checkpointing_saves_less_and_peaks_lower():

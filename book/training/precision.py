@@ -5,7 +5,8 @@
   block: each block keeps only its input, and its inside is recomputed in
   the backward pass. The model's code and parameters are untouched.
 * :func:`training_step` runs one forward and backward pass (and an
-  optimizer step) in fp32, or under ``torch.autocast`` in bf16 or fp16.
+  optimizer step) in fp32, or under ``torch.autocast`` in bf16 or fp16;
+  :func:`step_gradients` returns the gradients of such a step.
 * :class:`PeakMemory` and :func:`peak_allocated_bytes` follow every tensor
   PyTorch allocates on the CPU, which has no ``torch.cuda.max_memory_allocated``.
 * :func:`measure_step` gathers the loss, the median time, the peak memory
@@ -153,6 +154,19 @@ def training_step(model, idx, targets, optimizer=None, precision: str = "fp32", 
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
     return float(loss.detach())
+
+
+def step_gradients(model, idx, targets, precision: str = "fp32", checkpoint: bool = False) -> list:
+    """The gradients of one :func:`training_step` (no optimizer), one fp32 copy per parameter.
+
+    Clears the model's gradients before and after, so that calls with
+    different ``precision`` and ``checkpoint`` settings can be compared.
+    """
+    model.zero_grad(set_to_none=True)
+    training_step(model, idx, targets, precision=precision, checkpoint=checkpoint)
+    grads = [p.grad.detach().clone() for p in model.parameters()]
+    model.zero_grad(set_to_none=True)
+    return grads
 
 
 def measure_step(model, idx, targets, precision: str = "fp32", checkpoint: bool = False, trials: int = 3) -> dict:
