@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 
 from book.gradcheck import numerical_gradient, rel_error
-from book.training.distillation import distillation_loss, soft_targets
+from book.training.distillation import distillation_loss, soft_targets, train_student
 
 
 @pytest.fixture(autouse=True)
@@ -136,3 +136,31 @@ def test_bad_arguments_are_refused():
     with pytest.raises(ValueError, match="temperature"):
         soft_targets(student, 0)
     assert np.isfinite(distillation_loss(student, teacher, labels, temperature=0.05).item())  # a sharp T is stable
+
+
+def _mlp(seed):
+    torch.manual_seed(seed)
+    return torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.ReLU(), torch.nn.Linear(8, 3))
+
+
+def test_train_student_fits_hard_labels_and_follows_the_teacher():
+    g = torch.Generator().manual_seed(0)
+    X = torch.randn(60, 4, generator=g)
+    y = X[:, :3].argmax(1)
+    hard = _mlp(0)
+    losses = train_student(hard, X, y, steps=100, lr=1e-2)
+    assert len(losses) == 100 and losses[-1] < 0.5 * losses[0] and not hard.training
+    # alpha = 0: the distillation loss is the cross-entropy, so the same weights come out
+    with torch.no_grad():
+        teacher = 3 * X[:, :3]
+    alpha0 = _mlp(0)
+    train_student(alpha0, X, y, teacher_logits=teacher, steps=100, lr=1e-2, alpha=0.0)
+    assert all(torch.allclose(a, b, atol=1e-6) for a, b in zip(hard.parameters(), alpha0.parameters()))
+    # alpha = 1: the student matches the teacher's softened probabilities
+    soft = _mlp(0)
+    train_student(soft, X, y, teacher_logits=teacher, steps=300, lr=1e-2, temperature=2.0, alpha=1.0)
+    with torch.no_grad():
+        gap = (soft_targets(soft(X), 2.0) - soft_targets(teacher, 2.0)).abs().max().item()
+    assert gap < 0.1
+    with pytest.raises(ValueError, match="one row per example"):
+        train_student(_mlp(0), X, y, teacher_logits=teacher[:5])

@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from book.data.instructions import (EOS, PAD, TASKS, InstructionVocab, answer, instruction_dataset,
                                     make_instruction)
 from book.models.gpt import GPT, GPTConfig
-from book.training.sft import IGNORE_INDEX, collate_sft, greedy_response, sft_example
+from book.training.sft import IGNORE_INDEX, collate_sft, greedy_response, prompt_response_losses, sft_example
 
 VOCAB = InstructionVocab()
 
@@ -181,3 +181,23 @@ def test_bad_arguments_are_refused():
     ]:
         with pytest.raises(ValueError, match=match):
             call()
+
+
+def test_unmasked_example_and_the_split_of_the_loss():
+    prompt, response = [5, 6, 7], [8, 9]
+    full = sft_example(prompt, response, eos_id=2, mask_prompt=False)
+    assert full.labels.tolist() == [6, 7, 8, 9, 2]
+    assert torch.equal(full.input_ids, sft_example(prompt, response, eos_id=2).input_ids)
+    torch.manual_seed(0)
+    model = GPT(GPTConfig(vocab_size=12, block_size=8, n_layer=1, n_head=2, n_embd=8))
+    pairs = [([5, 6, 7], [8, 9]), ([4, 3], [10])]
+    response_loss, prompt_loss = prompt_response_losses(model, pairs, eos_id=2, pad_id=0, block_size=8)
+    masked = collate_sft([sft_example(p, r, 2) for p, r in pairs], 0, 8)
+    assert response_loss == pytest.approx(model(masked.input_ids, masked.labels).loss.item(), rel=1e-5)
+    # the prompt loss by hand: the labels 6, 7 of the first pair and 3 of the second
+    with torch.no_grad():
+        logp = F.log_softmax(model(masked.input_ids).logits, -1)
+    by_hand = -(logp[0, 0, 6] + logp[0, 1, 7] + logp[1, 0, 3]).item() / 3
+    assert prompt_loss == pytest.approx(by_hand, rel=1e-5)
+    with pytest.raises(ValueError, match="pairs"):
+        prompt_response_losses(model, [], eos_id=2, pad_id=0)

@@ -10,7 +10,8 @@ import pytest  # noqa: E402
 import torch  # noqa: E402
 
 from book.data.sentiment import HELD_OUT_ADJECTIVES, sentiment_sentences, sentiment_splits  # noqa: E402
-from book.models.transfer import (DigitsNet, accuracy, classifier_accuracy, digits_transfer_data,  # noqa: E402
+from book.models.transfer import (DigitsNet, accuracy, bert_classifier, classifier_accuracy,  # noqa: E402
+                                  digits_transfer_data,
                                   few_labels, finetune_sequence_classifier, make_arm, pretrain, run_arm,
                                   train_full_batch)
 from book.plotting import missing_glyphs  # noqa: E402
@@ -116,6 +117,26 @@ def test_finetune_sequence_classifier_on_a_tiny_bert():
     assert classifier_accuracy(model, encoded, labels) > 0.8
     with pytest.raises(ValueError, match="one entry per sentence"):
         finetune_sequence_classifier(model, encoded, labels[:5])
+
+
+def test_bert_classifier_loads_the_folder_or_draws_random_weights(tmp_path):
+    transformers = pytest.importorskip("transformers")
+    config = transformers.BertConfig(vocab_size=30, hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
+                                     intermediate_size=32, max_position_embeddings=16)
+    torch.manual_seed(0)
+    transformers.BertModel(config).save_pretrained(tmp_path)
+    saved = transformers.BertModel.from_pretrained(tmp_path).state_dict()
+    pre, pre_again = bert_classifier(tmp_path, seed=1), bert_classifier(tmp_path, seed=1)
+    rand = bert_classifier(tmp_path, pretrained=False, num_labels=3, seed=1, freeze_word_embeddings=False)
+    encoder = "encoder.layer.0.attention.self.query.weight"
+    assert torch.equal(pre.bert.state_dict()[encoder], saved[encoder])         # pretrained weights loaded
+    assert not torch.equal(rand.bert.state_dict()[encoder], saved[encoder])    # random ones drawn
+    assert torch.equal(pre.classifier.weight, pre_again.classifier.weight)     # the new head repeats with the seed
+    assert pre.classifier.out_features == 2 and rand.classifier.out_features == 3
+    assert not pre.bert.embeddings.word_embeddings.weight.requires_grad
+    assert rand.bert.embeddings.word_embeddings.weight.requires_grad
+    with pytest.raises(ValueError, match="num_labels"):
+        bert_classifier(tmp_path, num_labels=0)
 
 
 def test_figures_render():

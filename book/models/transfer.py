@@ -197,6 +197,29 @@ def run_arm(arm: str, data: TransferData, pretrained: DigitsNet | None, per_clas
     return accuracy(model, data.X_target[rest], data.y_target[rest])
 
 
+def bert_classifier(model_dir, pretrained: bool = True, num_labels: int = 2, seed: int = 0,
+                    freeze_word_embeddings: bool = True):
+    """A ``BertForSequenceClassification`` from the local folder ``model_dir`` (offline): the pretrained
+    weights with a new random head of ``num_labels`` classes, or, with ``pretrained=False``, the same
+    architecture (read from the folder's ``config.json``) with every weight random.
+
+    Seeds torch's global generator with ``seed`` first, so the new head (or the whole random model)
+    and the dropout masks of the training that follows repeat. With ``freeze_word_embeddings`` the
+    word-embedding table gets ``requires_grad_(False)`` (half of MiniLM's weights; saves CPU time).
+    """
+    from transformers import BertConfig, BertForSequenceClassification
+
+    owner = "bert_classifier"
+    num_labels = positive_int(num_labels, "num_labels", owner=owner)
+    torch.manual_seed(non_negative_int(seed, "seed", owner=owner))
+    if pretrained:
+        model = BertForSequenceClassification.from_pretrained(model_dir, num_labels=num_labels,
+                                                              local_files_only=True)
+    else:
+        model = BertForSequenceClassification(BertConfig.from_pretrained(model_dir, num_labels=num_labels))
+    if freeze_word_embeddings:
+        model.bert.embeddings.word_embeddings.requires_grad_(False)
+    return model
 
 
 def finetune_sequence_classifier(model, encoded: dict, labels: torch.Tensor, epochs: int = 1, batch_size: int = 16,
@@ -251,6 +274,6 @@ def classifier_accuracy(model, encoded: dict, labels: torch.Tensor) -> float:
     return (logits.argmax(-1) == labels).float().mean().item()
 
 
-__all__ = ["ARMS", "DigitsNet", "TransferData", "accuracy", "classifier_accuracy", "digits_transfer_data", "few_labels",
-           "finetune_sequence_classifier", "make_arm",
-           "pretrain", "run_arm", "train_full_batch"]
+__all__ = ["ARMS", "DigitsNet", "TransferData", "accuracy", "bert_classifier", "classifier_accuracy",
+           "digits_transfer_data", "few_labels", "finetune_sequence_classifier", "make_arm", "pretrain", "run_arm",
+           "train_full_batch"]

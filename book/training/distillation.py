@@ -20,7 +20,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from book.checks import positive, real
+from book.checks import positive, positive_int, real
 
 
 def soft_targets(logits: torch.Tensor, temperature: float = 1.0) -> torch.Tensor:
@@ -66,4 +66,34 @@ def distillation_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor
     return alpha * T * T * kl + (1.0 - alpha) * ce
 
 
-__all__ = ["distillation_loss", "soft_targets"]
+
+def train_student(model: torch.nn.Module, X: torch.Tensor, labels: torch.Tensor,
+                  teacher_logits: torch.Tensor | None = None, steps: int = 300, lr: float = 1e-2,
+                  temperature: float = 4.0, alpha: float = 0.7) -> list[float]:
+    """``steps`` full-batch Adam steps on ``(X, labels)``; returns the loss of every step.
+
+    With ``teacher_logits`` (one row per row of ``X``) the loss is :func:`distillation_loss` at
+    ``temperature`` and ``alpha``; without, the plain cross-entropy on the hard labels. The model
+    trains in training mode and is returned to eval mode.
+    """
+    owner = "train_student"
+    steps = positive_int(steps, "steps", owner=owner)
+    if teacher_logits is not None and teacher_logits.shape[0] != X.shape[0]:
+        raise ValueError(f"{owner}: teacher_logits must have one row per example ({X.shape[0]}), "
+                         f"got shape {tuple(teacher_logits.shape)}")
+    optimizer = torch.optim.Adam(model.parameters(), lr=positive(lr, "lr", owner=owner))
+    model.train()
+    losses = []
+    for _ in range(steps):
+        logits = model(X)
+        loss = (F.cross_entropy(logits, labels) if teacher_logits is None else
+                distillation_loss(logits, teacher_logits, labels, temperature=temperature, alpha=alpha))
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    model.eval()
+    return losses
+
+
+__all__ = ["distillation_loss", "soft_targets", "train_student"]

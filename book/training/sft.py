@@ -57,9 +57,11 @@ def _ids(values, name: str, owner: str, minimum: int) -> list[int]:
     return values
 
 
-def sft_example(prompt_ids: Sequence[int], response_ids: Sequence[int], eos_id: int) -> SFTExample:
+def sft_example(prompt_ids: Sequence[int], response_ids: Sequence[int], eos_id: int,
+                mask_prompt: bool = True) -> SFTExample:
     """``input_ids = (prompt + response + [eos])[:-1]`` and ``labels = (prompt + response + [eos])[1:]``
-    with the labels that fall in the prompt set to ``-100``.
+    with the labels that fall in the prompt set to ``-100`` (unless ``mask_prompt=False``: the
+    unmasked control, which learns the prompts too).
 
     ``prompt_ids`` (at least one token) and ``response_ids`` (may be empty)
     are sequences of token ids (lists, NumPy arrays or 1-D tensors). Both
@@ -71,7 +73,7 @@ def sft_example(prompt_ids: Sequence[int], response_ids: Sequence[int], eos_id: 
     response = _ids(response_ids, "response_ids", owner, 0)
     eos_id = non_negative_int(eos_id, "eos_id", owner=owner)
     full = prompt + response + [eos_id]
-    labels = [IGNORE_INDEX] * (len(prompt) - 1) + full[len(prompt):]
+    labels = ([IGNORE_INDEX] * (len(prompt) - 1) + full[len(prompt):]) if mask_prompt else full[1:]
     return SFTExample(torch.tensor(full[:-1], dtype=torch.long), torch.tensor(labels, dtype=torch.long))
 
 
@@ -117,4 +119,31 @@ def greedy_response(model, prompt_ids: Sequence[int], eos_id: int, max_new_token
     return new[:new.index(eos_id)] if eos_id in new else new
 
 
-__all__ = ["IGNORE_INDEX", "SFTBatch", "SFTExample", "collate_sft", "greedy_response", "sft_example"]
+
+@torch.no_grad()
+def prompt_response_losses(model, pairs: Sequence[tuple], eos_id: int, pad_id: int,
+                           block_size: int | None = None) -> tuple[float, float]:
+    """The mean cross-entropy of a causal model (``model(input_ids).logits``) on the response tokens
+    (with ``eos``) and on the prompt tokens of ``pairs``, a sequence of ``(prompt_ids, response_ids)``.
+
+    Both are measured on the same forward pass, in eval mode: the response loss is what
+    ``GPT(input_ids, labels).loss`` reports on the masked batch; the prompt loss, the labels the mask
+    removes (every prompt token after the first).
+    """
+    owner = "prompt_response_losses"
+    pairs = list(pairs)
+    if not pairs or not all(isinstance(p, (tuple, list)) and len(p) == 2 for p in pairs):
+        raise ValueError(f"{owner}: pairs must be a non-empty sequence of (prompt_ids, response_ids) pairs")
+    masked = collate_sft([sft_example(p, r, eos_id) for p, r in pairs], pad_id, block_size)
+    full = collate_sft([sft_example(p, r, eos_id, mask_prompt=False) for p, r in pairs], pad_id, block_size)
+    model.eval()
+    logits = model(full.input_ids).logits
+    nll = torch.nn.functional.cross_entropy(logits.transpose(1, 2), full.labels, ignore_index=IGNORE_INDEX,
+                                            reduction="none")
+    response = masked.labels != IGNORE_INDEX
+    prompt = (full.labels != IGNORE_INDEX) & ~response
+    return nll[response].mean().item(), nll[prompt].mean().item()
+
+
+__all__ = ["IGNORE_INDEX", "SFTBatch", "SFTExample", "collate_sft", "greedy_response", "prompt_response_losses",
+           "sft_example"]
