@@ -53,8 +53,9 @@ def data_parallel_figure(n_devices: int = 2, ax=None):
         sch.arrow(ax, (x - 0.5, 3.1), (x - 0.5, bottom_bar + 0.45), colour="edge")
         sch.arrow(ax, (x + 0.5, bottom_bar + 0.45), (x + 0.5, 3.1), colour="grad",
                   label=r"$\bar g$" if r == 0 else None, label_offset=-0.25)
+    terms = " + ".join(f"g_{r}" for r in range(n)) if n <= 3 else rf"g_0 + \dots + g_{{{n - 1}}}"
     sch.box(ax, (width / 2, bottom_bar), "all-reduce (mean): every device receives\n"
-            rf"$\bar g = \frac{{1}}{{{n}}}\,(g_0 + \dots + g_{{{n - 1}}})$, the global batch's gradient",
+            rf"$\bar g = \frac{{1}}{{{n}}}\,({terms})$, the global batch's gradient",
             width=width - 0.5, height=0.9, colour="loss", fontsize=9)
     ax.text(width / 2, 0.4, "each device then takes the same step\n"
             r"$W \leftarrow W - \eta\,\bar g$: the copies stay identical", ha="center", fontsize=9,
