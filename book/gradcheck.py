@@ -49,3 +49,19 @@ def rel_error(a, b, floor: float = 1e-12) -> float:
     if a.size == 0:
         return 0.0
     return float(np.max(np.abs(a - b) / (np.abs(a) + np.abs(b) + floor)))
+
+
+def scaled_error(a, b) -> float:
+    """Largest ``|a - b|`` relative to the largest ``|b|`` (``b`` is the reference).
+
+    For gradients with entries that are zero in exact arithmetic: there both
+    sides are round-off, and :func:`rel_error` would compare two round-offs.
+    """
+    a = np.asarray(a, dtype=np.float64)
+    b = np.asarray(b, dtype=np.float64)
+    if a.shape != b.shape:
+        raise ValueError(f"scaled_error needs equal shapes, got {a.shape} and {b.shape}")
+    if a.size == 0:
+        return 0.0
+    scale = float(np.abs(b).max())
+    return float(np.abs(a - b).max() / scale) if scale > 0 else float(np.abs(a).max())

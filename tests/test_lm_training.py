@@ -48,3 +48,48 @@ def test_bad_arguments():
         train_lm(model, x, y[:, :5], steps=2)
     with pytest.raises(ValueError, match="warmup"):
         train_lm(model, x, y, steps=2, warmup=2)
+
+
+def test_lstm_path_clip_floor_and_threads():
+    from book.models.rnn import CharLSTM, mean_nats
+
+    vocab, x, y, xv, yv = _data()
+    threads = torch.get_num_threads()
+    runs = []
+    for _ in range(2):
+        model = CharLSTM(vocab.size, embed_dim=8, hidden_size=32, seed=0)
+        before = mean_nats(model, xv, yv)
+        runs.append(train_lm(model, x, y, steps=40, batch_size=8, lr=2e-2, warmup=4, seed=1, clip=1.0,
+                             final_lr_fraction=0.1, threads=1))
+    assert runs[0] == runs[1] and len(runs[0]) == 40
+    assert torch.get_num_threads() == threads
+    assert mean_nats(model, xv, yv) < before - 0.5
+
+
+def test_max_seconds_stops_early():
+    vocab, x, y, xv, yv = _data()
+    model = GPT(GPTConfig(vocab_size=vocab.size, block_size=16, n_layer=1, n_head=2, n_embd=16))
+    losses = train_lm(model, x, y, steps=10_000, batch_size=4, warmup=0, max_seconds=0.2)
+    assert 1 <= len(losses) < 10_000
+
+
+def test_bad_new_arguments():
+    vocab, x, y, xv, yv = _data()
+    model = GPT(GPTConfig(vocab_size=vocab.size, block_size=16, n_layer=1, n_head=2, n_embd=16))
+    with pytest.raises(ValueError, match="final_lr_fraction"):
+        train_lm(model, x, y, steps=2, warmup=0, final_lr_fraction=1.5)
+    with pytest.raises(ValueError, match="clip"):
+        train_lm(model, x, y, steps=2, warmup=0, clip=0)
+
+
+def test_scaled_error():
+    import numpy as np
+
+    from book.gradcheck import rel_error, scaled_error
+
+    ref = np.array([1.0, 0.0, -2.0])
+    ours = ref + np.array([0.0, 1e-17, 2e-16])
+    assert scaled_error(ours, ref) == pytest.approx(1e-16)
+    assert rel_error(ours, ref) > 1e6 * scaled_error(ours, ref)   # the zero entry: round-off against the floor
+    with pytest.raises(ValueError, match="equal shapes"):
+        scaled_error(ref, ref[:2])

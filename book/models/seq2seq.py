@@ -213,9 +213,9 @@ def train_seq2seq(model: Seq2Seq, data, *, steps: int = 400, batch_size: int = 6
     model.train()
     iterator = range(steps)
     if progress:
-        from tqdm.auto import tqdm
+        from tqdm.std import tqdm
 
-        iterator = tqdm(iterator, desc="seq2seq", file=sys.stderr)
+        iterator = tqdm(iterator, desc="seq2seq", file=sys.stderr, mininterval=5.0)
     losses = []
     for _ in iterator:
         idx = torch.randint(len(source), (batch_size,), generator=generator)

@@ -119,7 +119,7 @@ def attention_figure(tokens: Sequence[str] = ("the", "cat", "sat", "down"), dim:
     below = top - n * cell - 0.25
     captions = [
         (x_q + dim * cell / 2, f"queries $Q$\n{n}×{dim}"),
-        (x_s + n * cell / 2, "scores\n" + r"$S = QK^\top/\sqrt{d}$"),
+        (x_s + n * cell / 2, "scores\n" + r"$S = QK^\top/\sqrt{d_k}$"),
         (x_w + n * cell / 2, "weights\n$A$ = softmax of each row"),
         (x_o + dim * wide / 2, "output\n$AV$"),
     ]

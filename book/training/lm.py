@@ -1,18 +1,22 @@
-"""A short training run of a next-token language model, and its validation loss (chapter 11).
+"""A short training run of a next-token language model, and its validation loss (chapters 7 and 11).
 
 :func:`train_lm` trains a :class:`book.models.gpt.GPT` (or any model whose
-``forward(idx, targets)`` returns an object with a ``.loss``) on random
+``forward(idx, targets)`` returns an object with a ``.loss``, or whose
+``forward(idx)`` returns the logits first, as chapter 6's LSTM does) on random
 windows of a training set with AdamW, a linear warm-up and a cosine decay
 (:func:`book.training.schedules.warmup_cosine`); :func:`validation_loss`
 gives the mean cross-entropy in nats per token over a whole validation set.
 """
 from __future__ import annotations
 
+import inspect
 import sys
+import time
 
 import torch
+import torch.nn.functional as F
 
-from book.checks import non_negative, non_negative_int, positive, positive_int
+from book.checks import non_negative, non_negative_int, positive, positive_int, real
 from book.training.schedules import warmup_cosine
 
 
@@ -23,14 +27,25 @@ def _windows(x, y, owner: str):
 
 
 def train_lm(model, x, y, steps: int, batch_size: int = 16, lr: float = 3e-3, warmup: int = 20,
-             weight_decay: float = 0.0, seed: int = 0, desc: str | None = None) -> list[float]:
-    """Train ``model`` for ``steps`` steps on windows ``x`` (inputs) and ``y`` (targets); returns the losses.
+             weight_decay: float = 0.0, seed: int = 0, desc: str | None = None, *, clip: float | None = None,
+             final_lr_fraction: float = 0.0, max_seconds: float | None = None,
+             threads: int | None = None) -> list[float]:
+    """Train a causal language model on windows ``x`` (inputs) and ``y`` (targets); returns the losses.
 
     Each step draws ``batch_size`` random rows (a generator seeded with
-    ``seed``), and takes one AdamW step of rate ``lr`` times
-    ``warmup_cosine(step, warmup, steps)``. The model is moved to nothing:
-    the batches go to the device of its first parameter. A tqdm bar on
-    stderr when ``desc`` is given. The model is left in eval mode.
+    ``seed``) and takes one AdamW step at rate ``lr`` times
+    ``f + (1 - f) * warmup_cosine(step, warmup, steps)`` with
+    ``f = final_lr_fraction``: a linear warm-up, then a cosine decay to
+    ``f * lr``. ``clip`` caps the gradient's global norm. The loss is
+    ``model(x, y).loss`` for a model whose ``forward`` takes ``targets``
+    (:class:`book.models.gpt.GPT`), and the cross-entropy of the logits that
+    ``model(x)`` returns first otherwise (:class:`book.models.rnn.CharLSTM`).
+    ``max_seconds`` stops the run early when that much wall time has passed
+    (the schedule stays laid out over ``steps``; the returned list is then
+    shorter). ``threads`` sets torch's CPU threads for the run and restores
+    them after. The model is moved to nothing: the batches go to the device
+    of its first parameter. A tqdm bar on stderr when ``desc`` is given. The
+    model is left in eval mode.
     """
     owner = "train_lm"
     _windows(x, y, owner)
@@ -42,25 +57,49 @@ def train_lm(model, x, y, steps: int, batch_size: int = 16, lr: float = 3e-3, wa
         raise ValueError(f"{owner}: warmup ({warmup}) must be smaller than steps ({steps})")
     weight_decay = non_negative(weight_decay, "weight_decay", owner=owner)
     seed = non_negative_int(seed, "seed", owner=owner)
+    clip = None if clip is None else positive(clip, "clip", owner=owner)
+    floor = real(final_lr_fraction, "final_lr_fraction", 0.0, 1.0, owner=owner)
+    max_seconds = None if max_seconds is None else positive(max_seconds, "max_seconds", owner=owner)
+    threads = None if threads is None else positive_int(threads, "threads", owner=owner)
+    targets_in_forward = "targets" in inspect.signature(model.forward).parameters
     device = next(model.parameters()).device
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
-    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: warmup_cosine(s, warmup, steps))
+    schedule = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda s: floor + (1.0 - floor) * warmup_cosine(s, warmup, steps))
     draws = torch.Generator().manual_seed(seed)
     rows = range(steps)
     if desc is not None:
-        from tqdm.auto import tqdm
+        from tqdm.std import tqdm
 
-        rows = tqdm(rows, desc=desc, file=sys.stderr, leave=False)
+        rows = tqdm(rows, desc=desc, file=sys.stderr, leave=False, mininterval=5.0)
+    saved_threads = torch.get_num_threads()
+    if threads is not None:
+        torch.set_num_threads(threads)
     model.train()
     losses = []
-    for _ in rows:
-        i = torch.randint(len(x), (batch_size,), generator=draws)
-        loss = model(x[i].to(device), y[i].to(device)).loss
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        schedule.step()
-        losses.append(float(loss.detach()))
+    start = time.perf_counter()
+    try:
+        for _ in rows:
+            i = torch.randint(len(x), (batch_size,), generator=draws)
+            xb, yb = x[i].to(device), y[i].to(device)
+            if targets_in_forward:
+                loss = model(xb, yb).loss
+            else:
+                logits = model(xb)[0]
+                loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), yb.reshape(-1))
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            if clip is not None:
+                torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
+            optimizer.step()
+            schedule.step()
+            losses.append(float(loss.detach()))
+            if max_seconds is not None and time.perf_counter() - start > max_seconds:
+                break
+    finally:
+        if desc is not None:
+            rows.close()
+        torch.set_num_threads(saved_threads)
     model.eval()
     return losses
 
