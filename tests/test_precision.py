@@ -2,7 +2,6 @@
 import pytest
 import torch
 
-from book.counting.training_memory import measure_saved_bytes
 from book.models.gpt import GPT, GPTConfig
 from book.training.precision import (
     LossScaler, PeakMemory, checkpointing, measure_step, peak_allocated_bytes, scale_loss_step, step_gradients,

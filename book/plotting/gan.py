@@ -20,8 +20,6 @@ def gan_figure(scale: float = 0.75):
     non-saturating L_G (label 1 on fake) flows back through D, unchanged, into G.
     Returns the figure and its axes.
     """
-    import matplotlib.pyplot as plt
-
     scale = positive(scale, "scale", owner="gan_figure")
     ax = sch.canvas(14.6, 6.4, scale=scale)
     z = sch.box(ax, (1.1, 4.2), "noise\n$z \\sim \\mathcal{N}(0, I)$", width=1.8, height=1.0, colour="input")

@@ -99,7 +99,7 @@ def tensor_parallel_figure(n_devices: int = 2, ax=None):
     y0 = 1.9
     panels = [
         (0.3, "split by columns: device r holds\n$W_r$ and computes $Z_r = X W_r$",
-         ("X", f"X: N × d_in\n(on every device)"), None,
+         ("X", "X: N × d_in\n(on every device)"), None,
          ("W", f"$W_r$: d_in × d_out/{n}"), "columns",
          ("Z", f"$Z_r$: N × d_out/{n}"), "columns",
          "no communication to compute; the pieces $Z_r$ are\nside by side (all-gather them, "

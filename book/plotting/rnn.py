@@ -19,8 +19,6 @@ def unrolled_rnn_figure(steps: int = 4, backward: bool = True):
     dashed red arrows show the gradient flowing back through the hidden
     states: backpropagation through time.
     """
-    import matplotlib.pyplot as plt
-
     steps = integer(steps, "steps", minimum=2, owner="unrolled_rnn_figure")
     if steps > 8:
         raise ValueError(f"unrolled_rnn_figure: steps must be at most 8 to stay legible, got {steps}")
