@@ -25,3 +25,15 @@ def wheel(tmp_path_factory) -> Path:
                    check=True, capture_output=True)
     (path,) = out.glob("book-*.whl")
     return path
+
+
+@pytest.fixture
+def one_torch_thread():
+    """Run a test with one torch thread: on a loaded 2-core machine two threads spin-wait on each
+    other (ten times slower, measured), and the models in these tests are tiny anyway."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

@@ -13,12 +13,7 @@ from book.gradcheck import numerical_gradient, rel_error
 from book.training.distillation import distillation_loss, soft_targets, train_student
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # see tests/conftest.py
 
 
 def logits(seed: int, n: int = 6, c: int = 5, scale: float = 2.0):

@@ -9,13 +9,7 @@ import torch
 from book.models.gpt import GPT, GPTConfig, gpt_parameters
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """One torch thread: on a shared, loaded machine two threads spin-wait on each other (10x slower here)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # see tests/conftest.py
 
 
 def tiny(seed: int = 0, **overrides) -> GPT:

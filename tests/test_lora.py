@@ -10,13 +10,7 @@ from book.models.lora import (LoRALinear, apply_lora, count_trainable, mark_only
                               merge_lora)
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """One torch thread: the machine is shared, and these models are tiny."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # see tests/conftest.py
 
 
 def tiny_gpt(seed: int = 0) -> GPT:

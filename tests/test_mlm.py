@@ -8,13 +8,7 @@ VOCAB, MASK, CLS, SEP, PAD = 1000, 3, 1, 2, 0
 SPECIAL = (PAD, CLS, SEP, MASK)
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """One torch thread: on a shared, loaded machine two threads spin-wait on each other."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # see tests/conftest.py
 
 
 def batch(seed=0, rows=100, cols=1000):

@@ -8,13 +8,7 @@ from book.models.seq2seq import (AttentionDecoder, Encoder, Seq2Seq, anti_diagon
                                  sequence_accuracy, train_seq2seq)
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """One torch thread: on a shared, loaded machine two threads spin-wait on each other."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # see tests/conftest.py
 
 
 def tensors(data):

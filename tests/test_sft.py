@@ -17,12 +17,7 @@ from book.training.sft import IGNORE_INDEX, collate_sft, greedy_response, prompt
 VOCAB = InstructionVocab()
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # see tests/conftest.py
 
 
 def encode(examples):

@@ -18,12 +18,7 @@ from book.plotting import missing_glyphs  # noqa: E402
 from book.plotting.transfer import lora_figure, transfer_arms_figure  # noqa: E402
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # see tests/conftest.py
 
 
 @pytest.fixture(scope="module")
