@@ -57,3 +57,13 @@ def test_checks_cells_are_collapsed_in_the_book(path):
     assert checks, f"{path.name} has no checks cell (a code cell starting with '# Checks')"
     open_cells = [c.source.splitlines()[0] for c in checks if "hide-input" not in c.metadata.get("tags", [])]
     assert not open_cells, f"{path.name}: checks cells without the hide-input tag: {open_cells}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: str(p.relative_to(ROOT)))
+def test_no_widget_state_is_committed(path):
+    """Widget state makes the rendered page load require.js and a widget manager from CDNs."""
+    nb = nbformat.read(path, as_version=4)
+    assert "widgets" not in nb.metadata, f"{path.name} carries widget state: re-run it with `make execute`"
+    views = [c for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
+             if "application/vnd.jupyter.widget-view+json" in o.get("data", {})]
+    assert not views, f"{path.name} has widget outputs (use tqdm.std, writing to stderr)"

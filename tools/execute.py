@@ -65,6 +65,9 @@ def execute(path: Path, timeout: int = 900) -> float:
     import nbformat
 
     nb, seconds = run(path, timeout)
+    # Widget state left by an interactive session makes the book load require.js and the
+    # widget manager from CDNs; nothing the book shows is a widget, so it is not kept.
+    nb.metadata.pop("widgets", None)
     nbformat.write(nb, path)
     return seconds
 
