@@ -27,10 +27,12 @@ def wheel(tmp_path_factory) -> Path:
     return path
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def one_torch_thread():
-    """Run a test with one torch thread: on a loaded 2-core machine two threads spin-wait on each
-    other (ten times slower, measured), and the models in these tests are tiny anyway."""
+    """Run a test module with one torch thread: on a loaded 2-core machine two threads spin-wait on
+    each other (ten times slower, measured), and the models in these tests are tiny anyway. Module
+    scope, so that module-scoped fixtures (a model trained once) get it too; the setting is
+    restored afterwards, unlike a module-level ``torch.set_num_threads(1)``."""
     import torch
 
     threads = torch.get_num_threads()

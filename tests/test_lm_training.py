@@ -6,7 +6,7 @@ from book.data.text import CharVocab, load_corpus, next_token_windows, split_tex
 from book.models.gpt import GPT, GPTConfig
 from book.training.lm import train_lm, validation_loss
 
-torch.set_num_threads(1)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # see tests/conftest.py
 
 
 def _data():

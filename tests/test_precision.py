@@ -7,7 +7,7 @@ from book.training.precision import (
     LossScaler, PeakMemory, checkpointing, measure_step, peak_allocated_bytes, scale_loss_step, step_gradients,
     training_step)
 
-torch.set_num_threads(1)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # see tests/conftest.py
 
 
 def _setup(seed=0, L=3, E=32, V=48, B=4, T=32):

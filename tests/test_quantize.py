@@ -9,7 +9,7 @@ from book.models.quantize import (
     QuantizedLinear, dequantize, linear_weight_bytes, quantize_model, quantize_per_channel, serialized_bytes,
     tensor_bytes, torch_dynamic_quantize)
 
-torch.set_num_threads(1)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # see tests/conftest.py
 
 
 @pytest.fixture(scope="module")

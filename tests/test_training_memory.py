@@ -9,7 +9,7 @@ from book.counting.training_memory import (
 from book.models.gpt import GPT, GPTConfig
 from book.training.precision import checkpointing
 
-torch.set_num_threads(1)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # see tests/conftest.py
 
 CONFIGS = [  # (n_layer, n_head, n_embd, vocab, batch, seq)
     (2, 4, 32, 64, 4, 32),
