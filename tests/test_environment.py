@@ -1,0 +1,142 @@
+"""Tests of book.environment and book.plotting.workflow: pins read and compared (local version labels,
+newer, older, missing), the report with and without a requirements file, the network guard (it records
+and refuses internet connections, lets local sockets through, restores socket afterwards, and the
+Hugging Face hub in offline mode makes no attempt), the Keras backend runner, and the figures."""
+import socket
+import urllib.request
+from importlib import metadata
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import pytest  # noqa: E402
+
+import book  # noqa: E402,F401  (sets the offline flags)
+import book.environment as env  # noqa: E402
+from book.plotting import missing_glyphs  # noqa: E402
+from book.plotting.workflow import STEPS, framework_stack_figure, workflow_figure  # noqa: E402
+
+
+def test_canonical_names():
+    assert env.canonical("Scikit_Learn") == "scikit-learn"
+    assert env.canonical("tensorflow_cpu") == env.canonical("tensorflow-cpu") == "tensorflow-cpu"
+    with pytest.raises(ValueError):
+        env.canonical("  ")
+
+
+def test_read_pins_skips_comments_and_refuses_ranges(tmp_path):
+    path = tmp_path / "requirements.txt"
+    path.write_text("# pins\n\nNumPy==2.4.6\ntensorflow_cpu==2.21.0  # CPU build\nfoo==1.0 ; python_version>'3'\n")
+    assert env.read_pins(path) == {"numpy": "2.4.6", "tensorflow-cpu": "2.21.0", "foo": "1.0"}
+    path.write_text("numpy>=2\n")
+    with pytest.raises(ValueError, match="line 1"):
+        env.read_pins(path)
+    with pytest.raises(ValueError):
+        env.read_pins(tmp_path / "absent.txt")
+
+
+def test_the_repository_pins_are_read():
+    pins = env.read_pins()
+    if env.default_requirements() is None:  # an installed wheel: no file
+        assert pins is None
+    else:
+        assert {"torch", "keras", "transformers", "scikit-learn"} <= set(pins)
+
+
+def test_compare_versions():
+    assert env.compare_versions("2.13.0", "2.13.0+cpu") == "match"
+    assert env.compare_versions("2.13.0", "2.13") == "match"
+    assert env.compare_versions("1.9.1", "1.10.0") == "newer"
+    assert env.compare_versions("1.10.0", "1.9.1") == "older"
+    assert env.compare_versions("1.0", None) == "missing"
+
+
+def test_check_pins_and_summary():
+    numpy_version = metadata.version("numpy")
+    checks = env.check_pins({"numpy": numpy_version, "NumPy": "0.0.1"}) + env.check_pins(
+        {"numpy": "999.0", "no-such-package-xyz": "1.0"})
+    assert [c.status for c in checks] == ["match", "newer", "older", "missing"]
+    assert [c.meets_pin for c in checks] == [True, True, False, False]
+    assert checks[0].installed == numpy_version and checks[3].installed is None
+    assert env.pin_summary(checks) == {"match": 1, "newer": 1, "older": 1, "missing": 1}
+    assert env.pin_summary([]) == {"match": 0, "newer": 0, "older": 0, "missing": 0}
+    with pytest.raises(ValueError):
+        env.check_pins([("numpy", "1.0")])
+
+
+def test_installed_version_takes_the_first_installed():
+    assert env.installed_version("no-such-package-xyz", "numpy") == metadata.version("numpy")
+    assert env.installed_version("no-such-package-xyz") is None
+    with pytest.raises(ValueError):
+        env.installed_version()
+
+
+def test_report_with_a_file_and_without_one(tmp_path, monkeypatch):
+    path = tmp_path / "requirements.txt"
+    path.write_text(f"numpy=={metadata.version('numpy')}\n")
+    rep = env.report(path)
+    assert rep["devices"].startswith("Devices: torch -> ")
+    assert rep["packages"]["numpy"] == metadata.version("numpy")
+    assert set(rep["packages"]) == set(env.FRAMEWORKS)
+    assert rep["offline"]["HF_HUB_OFFLINE"] == "1"  # set by `import book`
+    assert [c.status for c in rep["pins"]] == ["match"]
+    monkeypatch.setattr(env, "default_requirements", lambda: None)
+    rep = env.report()
+    assert rep["pins"] is None and rep["requirements"] is None
+
+
+def test_block_network_refuses_records_and_restores():
+    real = socket.getaddrinfo
+    with env.block_network() as attempts:
+        with pytest.raises(OSError):
+            urllib.request.urlopen("http://example.com", timeout=2)
+        with pytest.raises(OSError):
+            socket.create_connection(("127.0.0.1", 9), timeout=1)
+        with socket.socket() as s, pytest.raises(OSError):
+            s.connect(("127.0.0.1", 9))
+        a, b = socket.socketpair()  # a local (Unix) socket pair still works
+        a.sendall(b"ok")
+        assert b.recv(2) == b"ok"
+        a.close(), b.close()
+    assert attempts == ["example.com", "127.0.0.1", ("127.0.0.1", 9)]
+    assert socket.getaddrinfo is real
+
+
+def test_hub_in_offline_mode_makes_no_network_attempt():
+    from transformers import AutoConfig
+
+    with env.block_network() as attempts:
+        with pytest.raises(OSError):
+            AutoConfig.from_pretrained("no-such-user/no-such-model")
+    assert attempts == []
+
+
+def test_keras_backends_in_their_own_processes(tmp_path):
+    with pytest.raises(ValueError):
+        env.run_keras_backends(tmp_path, ("theano",))
+    with pytest.raises(ValueError):
+        env.run_keras_backends(tmp_path / "absent")
+    results = env.run_keras_backends(tmp_path, ("torch", "jax"), epochs=2)
+    if env.backend_available("jax"):
+        assert results["jax"]["backend"] == "jax"
+    else:
+        assert results["jax"] is None
+    torch_run = results["torch"]
+    assert torch_run["backend"] == "torch" and torch_run["weight_type"].startswith("torch")
+    assert torch_run["last_loss"] < torch_run["first_loss"] and torch_run["val_acc"] > 0.5
+    assert torch_run["logits"].shape == (270, 10) and torch_run["model"].is_file()
+
+
+def test_figures_render():
+    fig = workflow_figure(tuple("abcdefg"))
+    assert not missing_glyphs(fig)
+    plt.close(fig)
+    fig = framework_stack_figure(missing=("jax",))
+    assert not missing_glyphs(fig)
+    plt.close(fig)
+    with pytest.raises(ValueError):
+        workflow_figure(("too", "few"))
+    with pytest.raises(ValueError):
+        framework_stack_figure(missing=("theano",))
+    assert len(STEPS) == 7
