@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from book.data.careers import (bridge, check_profile, checklist, load_careers, rank_roles, readiness, skill_gaps,
+from book.data.careers import (BOOK_CHAPTERS, bridge, check_profile, checklist, load_careers, rank_roles, readiness, skill_gaps,
                                study_plan)
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -146,3 +146,9 @@ def test_figures_and_the_widget_build():
     panel.sliders["evaluation"].value = 2
     panel.role.value = "mlops_engineer"
     plt.close("all")
+
+
+def test_book_chapters_match_the_table_of_contents():
+    toc = (ROOT / "_toc.yml").read_text(encoding="utf-8")
+    numbered = tuple(re.findall(r"file: chapters/(\d\d-[\w-]+)", toc))
+    assert BOOK_CHAPTERS == tuple(c for c in numbered if c != "00-preface")

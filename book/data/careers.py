@@ -29,6 +29,11 @@ DATA_DIR = Path(__file__).resolve().parent
 LEVELS = {0: "not needed", 1: "aware", 2: "working", 3: "fluent"}
 TRACKS = ("research", "data", "engineering", "product", "governance")
 KINDS = ("study", "project")
+# The book's numbered chapters (file stems), for the checklist; tests/test_careers.py checks them against _toc.yml.
+BOOK_CHAPTERS = ("01-landscape", "02-linear-models", "03-backpropagation", "04-making-training-work",
+                 "05-convolutional-networks", "06-recurrent-networks", "07-language-models",
+                 "08-generative-adversarial-networks", "09-recommender-systems", "10-transfer-and-fine-tuning",
+                 "11-training-at-scale", "12-applications", "13-trends", "14-careers", "15-tools")
 
 
 @dataclass(frozen=True)
@@ -284,5 +289,5 @@ def checklist(careers: Careers, chapters: list[str]) -> dict[str, list[str]]:
     return out
 
 
-__all__ = ["Careers", "KINDS", "LEVELS", "LabourFigure", "RoadmapItem", "Role", "Skill", "TRACKS", "bridge",
+__all__ = ["BOOK_CHAPTERS", "Careers", "KINDS", "LEVELS", "LabourFigure", "RoadmapItem", "Role", "Skill", "TRACKS", "bridge",
            "check_profile", "checklist", "load_careers", "rank_roles", "readiness", "skill_gaps", "study_plan"]
