@@ -108,7 +108,8 @@ def roadmap_figure(careers: Careers):
     shades = ["#f4f6f7", "#eaf2f8", "#fef9e7"]
     for i, (stage, start, end) in enumerate(stages):
         ax.axvspan(start, end, color=shades[i % len(shades)], zorder=0)
-        ax.text((start + end) / 2, len(items) - 0.35, stage, ha="center", va="bottom", fontsize=9, weight="bold")
+        label = stage.replace(" ", "\n", 1) if end - start < 4 else stage  # a narrow band: two lines
+        ax.text((start + end) / 2, len(items) - 0.35, label, ha="center", va="bottom", fontsize=9, weight="bold")
     for i, item in enumerate(items):
         y = len(items) - 1 - i
         colour = "#e59866" if item.kind == "project" else "#5dade2"
@@ -117,7 +118,7 @@ def roadmap_figure(careers: Careers):
         ax.text(item.end_month + 0.2, y, label, va="center", fontsize=8, zorder=3)
     end = max(i.end_month for i in items)
     ax.set_xlim(0, end + 11)
-    ax.set_ylim(-0.7, len(items) + 0.4)
+    ax.set_ylim(-0.7, len(items) + 0.9)
     ax.set_yticks([])
     ax.set_xticks(range(0, int(end) + 1, 3))
     ax.set_xlabel("months from the start")
