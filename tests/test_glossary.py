@@ -30,7 +30,7 @@ GLOSSARY = ROOT / "chapters" / "appendix-glossary.md"
 
 CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 HAS_CJK = re.compile(f"[{CJK}]")
-BOLD = re.compile(r"\*\*(?=\S)(.+?)(?<=\S)\*\*", re.DOTALL)
+BOLD = re.compile(r"\*\*(?=\S)((?:(?!\n\s*\n).)+?)(?<=\S)\*\*", re.DOTALL)   # within a paragraph
 FENCE = re.compile(r"^(```|~~~).*?^\1", re.DOTALL | re.MULTILINE)
 # Bold text that ends in parentheses holding Chinese, before an optional run-in "." or ":".
 MARK = re.compile(rf"^(?P<en>[^{CJK}]+?)\s*[(（](?P<zh>[^()（）]*[{CJK}][^()（）]*)[)）]\s*[.:]?$",
