@@ -40,8 +40,15 @@ def minilm_dir(check_hash: bool = True) -> pathlib.Path | None:
 
 
 def load_encoder(model_dir):
-    """``(tokenizer, model)`` from a local folder: a ``transformers`` tokenizer and ``AutoModel`` in eval mode."""
+    """``(tokenizer, model)`` from a local folder: a ``transformers`` tokenizer and ``AutoModel`` in eval mode.
+
+    Turns off ``transformers``' progress bars first: in a notebook they are widgets, whose state
+    the book does not commit.
+    """
     from transformers import AutoModel, AutoTokenizer
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
 
     folder = pathlib.Path(model_dir)
     if not (folder / "config.json").is_file():
