@@ -66,7 +66,7 @@ APPLICATIONS = (
 )
 
 CHAPTER_SUMMARIES = {
-    2: "Fitting a straight line or a logistic regression by gradient descent, with a loss to minimise.",
+    2: "Linear and logistic regression predict a number or a probability from a few numeric features.",
     5: "Convolutional networks slide small learned filters over an image to recognise what a picture shows.",
     6: "Recurrent networks read a sequence one step at a time and carry a memory of what came before.",
     7: "Transformers use attention to model language, predict the next word and map one sentence onto another.",
