@@ -224,7 +224,8 @@ keras_worker(sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))
 
 
 def keras_worker(out_dir, backend: str, epochs: int, seed: int) -> None:
-    """Run in a fresh process with ``KERAS_BACKEND=backend``: train a 64-32-10 Keras MLP on the digits.
+    """Run in a fresh process with ``KERAS_BACKEND=backend``: train a 64-32-10 Keras MLP on the digits
+    that :func:`run_keras_backends` left in ``out_dir/digits.npz`` (no scikit-learn import here).
 
     Writes ``{backend}.keras`` (the trained model), ``{backend}.npz`` (its logits on the validation
     images) and ``{backend}.json`` (the backend Keras reports, the Keras version, the types of a weight
@@ -233,26 +234,28 @@ def keras_worker(out_dir, backend: str, epochs: int, seed: int) -> None:
     import numpy as np
 
     import keras
-    from book.data.digits import load_digits_split
 
     out = Path(out_dir)
-    keras.utils.set_random_seed(seed)
-    if backend == "tensorflow":
+    if backend == "tensorflow":  # threads first: TensorFlow fixes them when its runtime starts
         import tensorflow as tf
 
+        tf.config.threading.set_intra_op_parallelism_threads(1)
+        tf.config.threading.set_inter_op_parallelism_threads(1)
         tf.config.experimental.enable_op_determinism()
     elif backend == "torch":
         import torch
 
         torch.set_num_threads(1)
-    split = load_digits_split(seed=0)
+    keras.utils.set_random_seed(seed)
+    with np.load(out / "digits.npz") as data:
+        X_train, y_train, X_val, y_val = (data[k] for k in ("X_train", "y_train", "X_val", "y_val"))
     model = keras.Sequential([keras.Input(shape=(64,)), keras.layers.Dense(32, activation="relu"),
                               keras.layers.Dense(10)])
     model.compile(optimizer=keras.optimizers.Adam(learning_rate=1e-2),
                   loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
-    history = model.fit(split.X_train, split.y_train, epochs=epochs, batch_size=32, verbose=0, shuffle=True)
-    logits = model.predict(split.X_val, verbose=0)
-    output = model(split.X_val[:2])
+    history = model.fit(X_train, y_train, epochs=epochs, batch_size=32, verbose=0, shuffle=True)
+    logits = model.predict(X_val, verbose=0)
+    output = model(X_val[:2])
     kernel = model.layers[0].kernel.value
     model.save(out / f"{backend}.keras")
     np.savez(out / f"{backend}.npz", logits=logits)
@@ -263,7 +266,7 @@ def keras_worker(out_dir, backend: str, epochs: int, seed: int) -> None:
         "output_type": f"{type(output).__module__}.{type(output).__name__}",
         "first_loss": float(history.history["loss"][0]),
         "last_loss": float(history.history["loss"][-1]),
-        "val_acc": float(np.mean(logits.argmax(1) == split.y_val)),
+        "val_acc": float(np.mean(logits.argmax(1) == y_val)),
     }
     (out / f"{backend}.json").write_text(json.dumps(result), encoding="utf-8")
 
@@ -275,11 +278,13 @@ def backend_available(backend: str) -> bool:
     return importlib.util.find_spec(backend) is not None
 
 
-def run_keras_backends(out_dir, backends=("tensorflow", "torch"), epochs: int = 20, seed: int = 0,
+def run_keras_backends(out_dir, backends=("tensorflow", "torch"), epochs: int = 8, seed: int = 0,
                        timeout: float = 300.0) -> dict[str, dict | None]:
     """Train the same Keras model under each backend, each in its own Python process, all at once.
 
-    The processes get ``KERAS_BACKEND`` set and run :func:`keras_worker`. Returns backend -> the
+    The data are the digits of :func:`book.data.digits.load_digits_split` (``seed=0``, pixels in
+    [0, 1]), written once to ``out_dir/digits.npz`` for the workers. The processes get
+    ``KERAS_BACKEND`` set and run :func:`keras_worker`. Returns backend -> the
     worker's result dict (plus ``model``: the saved ``.keras`` path and ``logits``: its validation
     logits), or ``None`` for a backend whose package is not installed. A process that fails raises
     ``RuntimeError`` with the end of its standard error.
@@ -296,6 +301,10 @@ def run_keras_backends(out_dir, backends=("tensorflow", "torch"), epochs: int = 
         backend_available(b)  # checks the name
     epochs = positive_int(epochs, "epochs", owner="run_keras_backends")
     seed = non_negative_int(seed, "seed", owner="run_keras_backends")
+    from book.data.digits import load_digits_split
+
+    split = load_digits_split(seed=0)
+    np.savez(out / "digits.npz", X_train=split.X_train, y_train=split.y_train, X_val=split.X_val, y_val=split.y_val)
     procs = {}
     for b in backends:
         if not backend_available(b):
