@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from book.data.careers import (BOOK_CHAPTERS, bridge, check_profile, checklist, load_careers, rank_roles, readiness, skill_gaps,
-                               study_plan)
+from book.data.careers import (BOOK_CHAPTERS, bridge, check_profile, checklist, labour_value, load_careers, rank_roles,
+                               readiness, skill_gaps, study_plan)
 
 ROOT = Path(__file__).resolve().parent.parent
 CAREERS = load_careers()
@@ -63,6 +63,15 @@ def test_every_labour_market_source_is_a_bib_key():
     for figure in CAREERS.labour:
         assert figure.source in keys, figure
         assert figure.method and figure.kind in ("projection", "estimate")
+
+
+def test_labour_value_finds_exactly_one_figure():
+    assert labour_value(CAREERS, "jobs created", "wef2025future", "million jobs") == 170
+    assert labour_value(CAREERS, "jobs created", "wef2025future", "percent of jobs") == 14
+    with pytest.raises(ValueError, match="0 figures"):
+        labour_value(CAREERS, "jobs created", "wef2025future", "billion jobs")
+    with pytest.raises(ValueError):
+        labour_value(CAREERS, "", "wef2025future", "million jobs")
 
 
 def test_roadmap_covers_every_chapter_and_its_projects_name_existing_notebooks():

@@ -289,5 +289,20 @@ def checklist(careers: Careers, chapters: list[str]) -> dict[str, list[str]]:
     return out
 
 
+def labour_value(careers: Careers, indicator: str, source: str, unit: str) -> float:
+    """The value of the one labour-market figure with this indicator, source (bib key) and unit.
+
+    Raises ``ValueError`` when no figure, or more than one, matches.
+    """
+    for name, arg in (("indicator", indicator), ("source", source), ("unit", unit)):
+        if not isinstance(arg, str) or not arg:
+            raise ValueError(f"labour_value: {name} must be a non-empty string, got {arg!r}")
+    found = [f for f in careers.labour if (f.indicator, f.source, f.unit) == (indicator, source, unit)]
+    if len(found) != 1:
+        raise ValueError(f"labour_value: {len(found)} figures match {indicator!r} from {source!r} in {unit!r}; "
+                         "expected exactly one")
+    return found[0].value
+
+
 __all__ = ["BOOK_CHAPTERS", "Careers", "KINDS", "LEVELS", "LabourFigure", "RoadmapItem", "Role", "Skill", "TRACKS", "bridge",
-           "check_profile", "checklist", "load_careers", "rank_roles", "readiness", "skill_gaps", "study_plan"]
+           "check_profile", "checklist", "labour_value", "load_careers", "rank_roles", "readiness", "skill_gaps", "study_plan"]

@@ -7,6 +7,8 @@ Every function takes the :class:`book.data.careers.Careers` that
 """
 from __future__ import annotations
 
+import re
+
 import numpy as np
 
 from book.checks import one_of
@@ -58,7 +60,7 @@ def role_map_figure(careers: Careers, highlight: str | None = None):
         arrow(ax, start, end, colour=colour, gap=0.04, curve=0.25 if (b, a) in pairs else 0.0)
     for i, (track, colour) in enumerate(TRACK_COLOURS.items()):
         box(ax, (0.95 + 1.55 * i, 0.2), track, width=1.35, height=0.3, colour=colour, fontsize=8)
-    ax.text(9.95, 0.2, "arrow: a common move", ha="right", va="center", fontsize=8, color=COLOURS["edge"])
+    ax.text(9.95, 0.2, "arrow: a common move\n(the authors' judgement)", ha="right", va="center", fontsize=8, color=COLOURS["edge"])
     ax.figure.tight_layout()
     return ax.figure
 
@@ -132,7 +134,7 @@ def roadmap_figure(careers: Careers):
 
 
 def job_flows_figure(careers: Careers):
-    """The WEF survey projections: jobs created and lost per report, with the net change written on top."""
+    """The WEF survey projections in million jobs: created and lost per report, with the net change written on top."""
     import matplotlib.pyplot as plt
 
     reports = {}
@@ -146,8 +148,11 @@ def job_flows_figure(careers: Careers):
         net = v["created"] - v["lost"]
         ax.text(i, v["created"] + 8, f"net {net:+.0f} M", ha="center", fontsize=9)
     ax.axhline(0, color="black", linewidth=0.8)
-    ax.set_xticks(range(len(reports)), [f"{period}\n({source})" for source, period in
-                                        sorted(reports, key=lambda k: k[1])], fontsize=8)
+    labels = []
+    for source, period in sorted(reports, key=lambda k: k[1]):
+        year = re.search(r"\d{4}", source)
+        labels.append(f"Future of Jobs {year.group(0) if year else source}\n({period})")
+    ax.set_xticks(range(len(reports)), labels, fontsize=8)
     ax.set_ylabel("million jobs (employers' expectations)")
     ax.set_ylim(-120, 210)
     ax.legend(fontsize=8, loc="upper left")
