@@ -253,7 +253,7 @@ def keras_worker(out_dir, backend: str, epochs: int, seed: int) -> None:
                               keras.layers.Dense(10)])
     model.compile(optimizer=keras.optimizers.Adam(learning_rate=1e-2),
                   loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
-    history = model.fit(X_train, y_train, epochs=epochs, batch_size=32, verbose=0, shuffle=True)
+    history = model.fit(X_train, y_train, epochs=epochs, batch_size=64, verbose=0, shuffle=True)
     logits = model.predict(X_val, verbose=0)
     output = model(X_val[:2])
     kernel = model.layers[0].kernel.value
