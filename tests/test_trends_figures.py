@@ -1,13 +1,13 @@
-"""Chapter 13's figures: log-scale trends with a fit, prices, and the two schematics."""
+"""Chapter 13's figures: log-scale trends with a fit and the two schematics."""
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pytest  # noqa: E402
 
-from book.data.trends import doubling_time, load_trend_table  # noqa: E402
+from book.data.trends import doubling_time  # noqa: E402
 from book.plotting import missing_glyphs  # noqa: E402
-from book.plotting.trends import log_trend_figure, moe_figure, price_figure, saliency_pipeline_figure  # noqa: E402
+from book.plotting.trends import log_trend_figure, moe_figure, saliency_pipeline_figure  # noqa: E402
 
 
 def test_log_trend_figure_draws_points_labels_and_fit():
@@ -24,13 +24,14 @@ def test_log_trend_figure_draws_points_labels_and_fit():
         log_trend_figure([2020.0, 2021.0], [1.0], ["a"], "y", "t")
 
 
-def test_price_figure_has_one_line_per_level():
-    rows = load_trend_table("inference_prices")
-    fig, ax = price_figure(rows)
-    assert len(ax.lines) == len({r["level"] for r in rows})
+def test_log_trend_figure_moves_the_labels_it_is_told_to_move():
+    fig, ax = log_trend_figure([2018.0, 2020.0], [1e20, 1e22], ["a", "b"], "FLOPs", "t",
+                               label_offsets={"b": (4, -10)})
+    offsets = {t.get_text(): t.xyann for t in ax.texts}
+    assert offsets == {"a": (4, 4), "b": (4, -10)}
     plt.close(fig)
-    with pytest.raises(ValueError, match="price_figure"):
-        price_figure([])
+    with pytest.raises(ValueError, match="label_offsets"):
+        log_trend_figure([2018.0, 2020.0], [1e20, 1e22], ["a", "b"], "FLOPs", "t", label_offsets={"c": (0, 0)})
 
 
 def test_schematics_name_their_parts_and_render_every_glyph():

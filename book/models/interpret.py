@@ -81,16 +81,17 @@ def fgsm(model, x: torch.Tensor, y, epsilon: float, low: float = 0.0, high: floa
 
 
 def layer_outputs(model: torch.nn.Sequential, x: torch.Tensor) -> list[np.ndarray]:
-    """The input, the output of every activation layer of a ``Sequential``, and the logits, as arrays."""
+    """The input, the output of every activation layer of a ``Sequential``, and the logits, as
+    NumPy arrays on the CPU (the model and ``x`` may live on any device)."""
     if not isinstance(model, torch.nn.Sequential):
         raise ValueError(f"layer_outputs: model must be a torch.nn.Sequential, got {type(model).__name__}")
-    outputs, h = [x.detach().numpy()], x
+    outputs, h = [x.detach().cpu().numpy()], x
     with torch.no_grad():
         for layer in model:
             h = layer(h)
             if isinstance(layer, (torch.nn.ReLU, torch.nn.Tanh, torch.nn.Sigmoid)):
-                outputs.append(h.numpy())
-    outputs.append(h.numpy())
+                outputs.append(h.cpu().numpy())
+    outputs.append(h.cpu().numpy())
     return outputs
 
 

@@ -1,5 +1,5 @@
-"""Chapter 13's figures: sourced trends on log scales (training compute with a fitted doubling
-line, emissions, inference prices) and two schematics (the gradient-saliency pipeline and
+"""Chapter 13's figures: sourced trends on log scales (training compute or emissions with a
+fitted doubling line) and two schematics (the gradient-saliency pipeline and
 mixture-of-experts routing)."""
 from __future__ import annotations
 
@@ -21,17 +21,23 @@ def _check_series(dates, values, labels, owner):
 
 
 def log_trend_figure(dates: Sequence[float], values: Sequence[float], labels: Sequence[str],
-                     ylabel: str, title: str, fit: dict | None = None, fit_label: str = "fit"):
+                     ylabel: str, title: str, fit: dict | None = None, fit_label: str = "fit",
+                     label_offsets: dict[str, tuple[float, float]] | None = None):
     """Dated values as labelled points on a log y-axis; with ``fit`` (a dict with ``slope`` and
     ``intercept`` of ``log2(value)`` against the date, as :func:`book.data.trends.doubling_time`
-    returns) the fitted line. Returns ``(fig, ax)``."""
+    returns) the fitted line. ``label_offsets`` maps a label to its offset from the point in
+    points (default ``(4, 4)``), to move labels that would overlap. Returns ``(fig, ax)``."""
     import matplotlib.pyplot as plt
 
     dates, values = _check_series(dates, values, labels, "log_trend_figure")
+    offsets = {} if label_offsets is None else dict(label_offsets)
+    unknown = set(offsets) - set(labels)
+    if unknown:
+        raise ValueError(f"log_trend_figure: label_offsets names labels that are not plotted: {sorted(unknown)}")
     fig, ax = plt.subplots(figsize=(7.5, 4.6))
     ax.scatter(dates, values, color="#2e86c1", zorder=3)
     for d, v, name in zip(dates, values, labels):
-        ax.annotate(name, (d, v), textcoords="offset points", xytext=(4, 4), fontsize=8)
+        ax.annotate(name, (d, v), textcoords="offset points", xytext=offsets.get(name, (4, 4)), fontsize=8)
     if fit is not None:
         t = np.linspace(dates.min() - 0.3, dates.max() + 0.3, 50)
         ax.plot(t, 2.0 ** (fit["slope"] * t + fit["intercept"]), "--", color="#c0392b", label=fit_label)
@@ -40,28 +46,6 @@ def log_trend_figure(dates: Sequence[float], values: Sequence[float], labels: Se
     ax.set_xlabel("publication date (year)")
     ax.set_ylabel(ylabel)
     ax.set_title(title)
-    ax.grid(True, which="major", alpha=0.3)
-    fig.tight_layout()
-    return fig, ax
-
-
-def price_figure(rows: Sequence[dict]):
-    """Inference prices (USD per million tokens) against date, one line per performance level.
-    ``rows`` are the dicts of ``load_trend_table("inference_prices")``. Returns ``(fig, ax)``."""
-    import matplotlib.pyplot as plt
-
-    if not rows:
-        raise ValueError("price_figure: no rows")
-    fig, ax = plt.subplots(figsize=(6.5, 4.0))
-    for level in dict.fromkeys(r["level"] for r in rows):
-        pts = sorted((r["year"] + (r["month"] - 0.5) / 12, r["usd_per_million_tokens"])
-                     for r in rows if r["level"] == level)
-        ax.plot(*zip(*pts), "o-", label=level)
-    ax.set_yscale("log")
-    ax.set_xlabel("date (year)")
-    ax.set_ylabel("USD per million tokens")
-    ax.set_title("Cheapest price for a fixed level of performance")
-    ax.legend(fontsize=8)
     ax.grid(True, which="major", alpha=0.3)
     fig.tight_layout()
     return fig, ax
@@ -116,4 +100,4 @@ def moe_figure(n_experts: int = 4, top_k: int = 2):
     return ax.figure
 
 
-__all__ = ["log_trend_figure", "moe_figure", "price_figure", "saliency_pipeline_figure"]
+__all__ = ["log_trend_figure", "moe_figure", "saliency_pipeline_figure"]
