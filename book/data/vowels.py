@@ -16,7 +16,8 @@ import numpy as np
 
 from book.checks import non_negative, non_negative_int, positive_int, real
 
-# Typical first and second formants (Hz) of four vowels of an adult male voice.
+# First and second formants (Hz) of four vowels of adult male speakers: Peterson and Barney's (1952)
+# averages for the vowels of "father" (a), "beet" (i), "boot" (u) and "bet" (e).
 FORMANTS = {"a": (730.0, 1090.0), "i": (270.0, 2290.0), "u": (300.0, 870.0), "e": (530.0, 1840.0)}
 SAMPLE_RATE = 8000
 

@@ -29,7 +29,7 @@ def applications_map_figure(applications=APPLICATIONS, chapters=CHAPTERS, scale:
             raise ValueError(f"{owner}: {app.name} names chapters {unknown} that are not in chapters")
     used = sorted({c for app in applications for c in app.chapters})
     rows = max(len(applications), len(used))
-    height = rows * 0.9 + 1.4
+    height = rows * 0.9 + 1.7                              # room for the headings and the legend line
     width = 13.0
     fig, ax = plt.subplots(figsize=(width * scale, height * scale))
     sch.canvas(width, height, ax=ax)
@@ -40,17 +40,19 @@ def applications_map_figure(applications=APPLICATIONS, chapters=CHAPTERS, scale:
 
     ax.text(2.2, height - 0.45, "application", ha="center", fontsize=11, weight="bold")
     ax.text(10.6, height - 0.45, "chapter of this book", ha="center", fontsize=11, weight="bold")
+    app_width, chapter_width = 3.4, 4.6
     chapter_xy = {}
     for j, c in enumerate(used):
-        chapter_xy[c] = sch.box(ax, (10.6, y_of(j, len(used))), f"{c}  {chapters[c]}", width=4.4, height=0.62,
-                                colour="hidden", fontsize=9)
+        chapter_xy[c] = sch.box(ax, (10.6, y_of(j, len(used))), f"{c}  {chapters[c]}", width=chapter_width,
+                                height=0.62, colour="hidden", fontsize=9)
     for i, app in enumerate(applications):
-        xy = sch.box(ax, (2.2, y_of(i, len(applications))), app.name, width=3.4, height=0.62,
+        xy = sch.box(ax, (2.2, y_of(i, len(applications))), app.name, width=app_width, height=0.62,
                      colour="output" if app.demo else "dropped", fontsize=9.5)
         for c in app.chapters:
-            sch.arrow(ax, (xy[0] + 1.7, xy[1]), (chapter_xy[c][0] - 2.2, chapter_xy[c][1]), colour="edge")
-    ax.text(width / 2, 0.3, "green: a live demo in this chapter; grey: described with dated sources",
-            ha="center", fontsize=9)
+            sch.arrow(ax, (xy[0] + app_width / 2, xy[1]), (chapter_xy[c][0] - chapter_width / 2, chapter_xy[c][1]),
+                      colour="edge")
+    ax.text(width / 2, 0.35, "green: a live demo in this chapter; grey: described with dated sources",
+            ha="center", va="center", fontsize=9)
     fig.tight_layout()
     return fig, ax
 
