@@ -1,12 +1,17 @@
 """Tests of book.environment and book.plotting.workflow: pins read and compared (local version labels,
-newer, older, missing), the report with and without a requirements file, the network guard (it records
-and refuses internet connections, lets local sockets through, restores socket afterwards, and the
-Hugging Face hub in offline mode makes no attempt), the Keras backend runner, and the figures."""
+newer, older, missing), declared ranges read from a pyproject.toml or the installed metadata and checked
+(optional extras, aliases), the report with and without these files, the network guard (it records and
+refuses internet connections, lets local sockets through, leaves the socket module exactly as it found
+it, also after an error and when nested, and the Hugging Face hub in offline mode makes no attempt), Keras
+trained in this process and in another backend's process, each reloading the other's model, and the
+figures."""
+import random
 import socket
 import urllib.request
 from importlib import metadata
 
 import matplotlib
+import numpy as np
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -81,13 +86,59 @@ def test_report_with_a_file_and_without_one(tmp_path, monkeypatch):
     assert set(rep["packages"]) == set(env.FRAMEWORKS)
     assert rep["offline"]["HF_HUB_OFFLINE"] == "1"  # set by `import book`
     assert [c.status for c in rep["pins"]] == ["match"]
+    assert rep["ranges"][0].name == "python" and all(row.ok for row in rep["ranges"])
     monkeypatch.setattr(env, "default_requirements", lambda: None)
     rep = env.report()
     assert rep["pins"] is None and rep["requirements"] is None
 
 
+def _socket_state():
+    return dict(vars(socket.socket)), {name: getattr(socket, name) for name in dir(socket)}
+
+
+def test_declared_ranges_from_a_pyproject(tmp_path):
+    path = tmp_path / "pyproject.toml"
+    path.write_text('[project]\nrequires-python = ">=3.0"\n'
+                    'dependencies = ["NumPy>=1.0", "no-such-package-xyz>=1", "numpy>=0.1; python_version < \'3\'"]\n'
+                    '[project.optional-dependencies]\n'
+                    'one = ["no-such-optional-xyz>=1", "numpy>=999", "tensorflow>=0.1"]\n'
+                    'all = ["numpy>=999"]\n')
+    declared = env.project_requirements(path)
+    assert declared["python"] == ">=3.0" and 'numpy>=999; extra == "one"' in declared["requires"]
+    rows = {row.name + row.specifier: row for row in env.check_ranges(declared)}
+    assert set(rows) == {"python>=3.0", "numpy>=1.0", "no-such-package-xyz>=1", "no-such-optional-xyz>=1",
+                         "numpy>=999", "tensorflow>=0.1"}  # the marker for another Python and the repeat are left out
+    assert rows["python>=3.0"].ok and rows["numpy>=1.0"].ok and rows["numpy>=1.0"].extra is None
+    assert not rows["no-such-package-xyz>=1"].ok                                  # needed and missing
+    assert rows["no-such-optional-xyz>=1"].ok and rows["no-such-optional-xyz>=1"].extra == "one"  # optional
+    assert not rows["numpy>=999"].ok                                              # installed, outside the range
+    tf_installed = env.installed_version("tensorflow", "tensorflow-cpu")
+    assert rows["tensorflow>=0.1"].installed == tf_installed  # tensorflow-cpu meets tensorflow
+    with pytest.raises(ValueError):
+        env.project_requirements(tmp_path / "absent.toml")
+    with pytest.raises(ValueError):
+        env.check_ranges(["numpy>=1"])
+
+
+def test_declared_ranges_without_a_clone(monkeypatch):
+    monkeypatch.setattr(env, "default_pyproject", lambda: None)
+    try:
+        dist = metadata.distribution("book")
+    except metadata.PackageNotFoundError:
+        assert env.project_requirements() is None
+    else:  # pip installed the library: its metadata says the same
+        assert env.project_requirements()["requires"] == list(dist.requires or [])
+
+    def not_installed(name):
+        raise metadata.PackageNotFoundError(name)
+
+    monkeypatch.setattr(env.metadata, "distribution", not_installed)
+    assert env.project_requirements() is None
+    assert env.report()["ranges"] is None
+
+
 def test_block_network_refuses_records_and_restores():
-    real = socket.getaddrinfo
+    before = _socket_state()
     with env.block_network() as attempts:
         with pytest.raises(OSError):
             urllib.request.urlopen("http://example.com", timeout=2)
@@ -95,12 +146,36 @@ def test_block_network_refuses_records_and_restores():
             socket.create_connection(("127.0.0.1", 9), timeout=1)
         with socket.socket() as s, pytest.raises(OSError):
             s.connect(("127.0.0.1", 9))
+        with socket.socket() as s, pytest.raises(OSError):
+            s.connect_ex(("127.0.0.1", 9))
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s, pytest.raises(OSError):
+            s.sendto(b"x", ("127.0.0.1", 9))
+        with pytest.raises(OSError):
+            socket.gethostbyname("example.org")
         a, b = socket.socketpair()  # a local (Unix) socket pair still works
         a.sendall(b"ok")
         assert b.recv(2) == b"ok"
         a.close(), b.close()
-    assert attempts == ["example.com", "127.0.0.1", ("127.0.0.1", 9)]
-    assert socket.getaddrinfo is real
+    assert attempts == ["example.com", "127.0.0.1", ("127.0.0.1", 9), ("127.0.0.1", 9), ("127.0.0.1", 9),
+                        "example.org"]
+    assert _socket_state() == before  # nothing left behind, not even an inherited method copied onto the class
+    assert "connect" not in vars(socket.socket)
+
+
+def test_block_network_restores_after_an_error_and_when_nested():
+    before = _socket_state()
+    with pytest.raises(ZeroDivisionError):
+        with env.block_network():
+            1 / 0
+    assert _socket_state() == before
+    with env.block_network() as outer:
+        with env.block_network() as inner:
+            with pytest.raises(OSError):
+                socket.getaddrinfo("example.net", 80)
+        with pytest.raises(OSError):  # the outer guard still holds after the inner one ends
+            socket.getaddrinfo("example.com", 80)
+    assert inner == ["example.net"] and outer == ["example.com"]
+    assert _socket_state() == before
 
 
 def test_hub_in_offline_mode_makes_no_network_attempt():
@@ -112,11 +187,24 @@ def test_hub_in_offline_mode_makes_no_network_attempt():
     assert attempts == []
 
 
-def test_keras_backends_in_their_own_processes(tmp_path):
+def test_keras_here_and_in_another_backends_process(tmp_path):
     with pytest.raises(ValueError):
         env.run_keras_backends(tmp_path, ("theano",))
     with pytest.raises(ValueError):
         env.run_keras_backends(tmp_path / "absent")
+    with pytest.raises(ValueError):
+        env.train_keras_mlp(tmp_path, epochs=0)
+    import keras
+
+    import torch
+
+    states = random.getstate(), np.random.get_state(), torch.get_rng_state()
+    try:
+        here = env.train_keras_mlp(tmp_path, epochs=2)  # this process: Keras on TensorFlow (no KERAS_BACKEND set)
+    finally:  # it reseeds the global generators: give the other tests theirs back
+        random.setstate(states[0]), np.random.set_state(states[1]), torch.set_rng_state(states[2])
+    assert here["backend"] == keras.backend.backend() == "tensorflow" and here["reload_gaps"] == {}
+    assert here["last_loss"] < here["first_loss"] and here["logits"].shape == (270, 10)
     results = env.run_keras_backends(tmp_path, ("torch", "jax"), epochs=2)
     if env.backend_available("jax"):
         assert results["jax"]["backend"] == "jax"
@@ -126,6 +214,10 @@ def test_keras_backends_in_their_own_processes(tmp_path):
     assert torch_run["backend"] == "torch" and torch_run["weight_type"].startswith("torch")
     assert torch_run["last_loss"] < torch_run["first_loss"] and torch_run["val_acc"] > 0.5
     assert torch_run["logits"].shape == (270, 10) and torch_run["model"].is_file()
+    assert torch_run["reload_gaps"]["tensorflow"] < 1e-4  # the TensorFlow-trained model, reloaded under torch
+    with np.load(tmp_path / "digits.npz") as data:
+        back = keras.saving.load_model(torch_run["model"]).predict(data["X_val"], verbose=0)
+    assert abs(back - torch_run["logits"]).max() < 1e-4  # and the torch-trained one under TensorFlow
 
 
 def test_figures_render():
