@@ -151,3 +151,40 @@ def test_every_link_in_the_errata_resolves():
 def test_labels_are_unique():
     twice = {name: pages for name, pages in myst_labels().items() if len(pages) > 1}
     assert not twice, f"labels defined more than once: {twice}"
+
+
+# The F-items that chapters 12 to 15 fix: each row links to the chapter's label, and every number
+# the row states also appears in that chapter's Markdown, so the appendix cannot drift from it.
+
+PART_IV_FIXES = {
+    "F-01": ("14-careers", "ch14-fix-f01"),
+    "F-10": ("15-tools", "ch15-fix-f10"),
+    "F-11": ("15-tools", "ch15-fix-f11"),
+    "F-13": ("12-applications", "ch12-fix-f13"),
+    "F-27": ("14-careers", "ch14-fix-f27"),
+    "F-28": ("13-trends", "ch13-fix-f28"),
+    "F-32": ("14-careers", "ch14-fix-f32"),
+    "F-33": ("14-careers", "ch14-fix-f33"),
+}
+NUMBER_TOKEN = re.compile(r"\d+(?:[.,]\d+)*")
+ROLE = re.compile(r"\{(?:cite|ref|doc)(?::[a-z]+)?\}`[^`]*`")
+
+
+def numbers_in(text: str) -> set[str]:
+    return set(NUMBER_TOKEN.findall(ROLE.sub(" ", text)))
+
+
+def test_numbers_in_row_are_found_in_the_chapter_text():
+    assert numbers_in("rose 78 % in 2024 {cite}`maslej2025aiindex` to 8,930 t, {ref}`x <ch13-fix-f28>`") == {
+        "78", "2024", "8,930"}
+
+
+def test_part_iv_rows_link_their_chapter_and_agree_with_its_numbers():
+    rows = {row_ids(row)[0]: row for row in errata_rows()}
+    for item, (page, label) in PART_IV_FIXES.items():
+        row = rows[item]
+        targets = {role_target(c) for c in REF.findall(row[3])}
+        assert label in targets, f"{item}: the row does not link {label}"
+        chapter = markdown_of(CHAPTERS / f"{page}.ipynb")
+        missing = sorted(n for n in numbers_in(row[2]) if n not in chapter)
+        assert not missing, f"{item}: numbers in the errata row that chapter {page} does not state: {missing}"

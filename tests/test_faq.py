@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import re
 
-from test_errata import CHAPTERS, REF, broken_links, myst_labels
+from test_errata import CHAPTERS, DOC, REF, broken_links, labels_in, markdown_of, myst_labels, role_target
 
 FAQ = CHAPTERS / "appendix-faq.md"
 
@@ -41,3 +41,15 @@ def test_every_answer_links_to_a_cell_in_the_book():
 def test_every_link_on_the_page_resolves():
     bad = broken_links(FAQ.read_text(encoding="utf-8"), myst_labels())
     assert not bad, "links to labels or pages that do not exist:\n" + "\n".join(bad)
+
+
+def test_part_iv_chapters_are_linked():
+    # Applications, trends, careers and study: the answers point to chapters 12 to 15, to the page
+    # and to at least one labelled cell of each.
+    text = FAQ.read_text(encoding="utf-8")
+    docs = {role_target(c) for c in DOC.findall(text)}
+    refs = {role_target(c) for c in REF.findall(text)}
+    for page in ("12-applications", "13-trends", "14-careers", "15-tools"):
+        assert page in docs, f"the FAQ does not link {page}"
+        own = set(labels_in(markdown_of(CHAPTERS / f"{page}.ipynb")))
+        assert refs & own, f"the FAQ links no labelled cell of {page}"
