@@ -93,3 +93,16 @@ def test_scaled_error():
     assert rel_error(ours, ref) > 1e6 * scaled_error(ours, ref)   # the zero entry: round-off against the floor
     with pytest.raises(ValueError, match="equal shapes"):
         scaled_error(ref, ref[:2])
+
+
+def test_lstm_path_loss_is_next_token_loss():
+    """The first recorded loss of a model without ``targets`` is next_token_loss of its first batch."""
+    from book.models.rnn import CharLSTM, next_token_loss
+
+    vocab, x, y, xv, yv = _data()
+    model = CharLSTM(vocab.size, embed_dim=8, hidden_size=16, seed=0)
+    rows = torch.randint(len(x), (8,), generator=torch.Generator().manual_seed(5))   # train_lm's first draw
+    with torch.no_grad():
+        expected = float(next_token_loss(model.train()(x[rows])[0], y[rows]))
+    losses = train_lm(model, x, y, steps=2, batch_size=8, warmup=0, seed=5)
+    assert losses[0] == pytest.approx(expected, rel=1e-6)

@@ -14,9 +14,9 @@ import sys
 import time
 
 import torch
-import torch.nn.functional as F
 
 from book.checks import non_negative, non_negative_int, positive, positive_int, real
+from book.models.rnn import next_token_loss
 from book.training.schedules import warmup_cosine
 
 
@@ -38,8 +38,9 @@ def train_lm(model, x, y, steps: int, batch_size: int = 16, lr: float = 3e-3, wa
     ``f = final_lr_fraction``: a linear warm-up, then a cosine decay to
     ``f * lr``. ``clip`` caps the gradient's global norm. The loss is
     ``model(x, y).loss`` for a model whose ``forward`` takes ``targets``
-    (:class:`book.models.gpt.GPT`), and the cross-entropy of the logits that
-    ``model(x)`` returns first otherwise (:class:`book.models.rnn.CharLSTM`).
+    (:class:`book.models.gpt.GPT`), and :func:`book.models.rnn.next_token_loss`
+    of the logits that ``model(x)`` returns first otherwise
+    (:class:`book.models.rnn.CharLSTM`).
     ``max_seconds`` stops the run early when that much wall time has passed
     (the schedule stays laid out over ``steps``; the returned list is then
     shorter). ``threads`` sets torch's CPU threads for the run and restores
@@ -85,8 +86,7 @@ def train_lm(model, x, y, steps: int, batch_size: int = 16, lr: float = 3e-3, wa
             if targets_in_forward:
                 loss = model(xb, yb).loss
             else:
-                logits = model(xb)[0]
-                loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), yb.reshape(-1))
+                loss = next_token_loss(model(xb)[0], yb)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             if clip is not None:
