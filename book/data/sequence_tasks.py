@@ -1,4 +1,5 @@
-"""Synthetic sequence-to-sequence tasks with a known answer: reverse a sequence of digits.
+"""Synthetic sequence tasks with a known answer: reverse a sequence of digits; tell whether the first
+token equals the last.
 
 The vocabulary is small and fixed: three special tokens, then the ten digits.
 
@@ -11,6 +12,11 @@ digits  3… digit ``d`` is token ``d + 3``
 
 :func:`reversal_task` returns NumPy arrays; a model trains on the decoder
 inputs ``BOS y_1 … y_T`` with targets ``y_1 … y_T EOS`` (teacher forcing).
+
+:func:`first_last_task` is a sequence classification task with a vocabulary of
+its own: label 1 when a sequence ends with its first token. Both classes hold
+the same tokens, so only their order separates them (chapter 7's encoder
+classifier against a bag of embeddings).
 """
 from __future__ import annotations
 
@@ -83,5 +89,35 @@ def decode_tokens(ids) -> list[str]:
     return out
 
 
+def first_last_task(n: int, length: int = 16, vocab_size: int = 32, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` sequences labelled 1 when the first token equals the last, 0 otherwise, drawn with ``seed``.
+
+    Tokens are ``0 .. vocab_size - 1`` (a vocabulary of its own, not the
+    digits above). Each row starts with ``length - 1`` distinct tokens; the
+    last token repeats the first (label 1, half the rows on average) or one of
+    the tokens in between (label 0). Either way the row holds the same
+    multiset of tokens in distribution (``length - 1`` distinct ones, one of
+    them twice), so a model that ignores order cannot beat chance: only the
+    positions of the pair tell the labels apart. Returns ``tokens``
+    ``(n, length)`` and ``labels`` ``(n,)``, both ``int64``.
+    """
+    owner = "first_last_task"
+    n = positive_int(n, "n", owner=owner)
+    length = positive_int(length, "length", owner=owner)
+    vocab_size = positive_int(vocab_size, "vocab_size", owner=owner)
+    if length < 3:
+        raise ValueError(f"{owner}: length must be at least 3 (a first, a last and a token between), got {length}")
+    if vocab_size < length - 1:
+        raise ValueError(f"{owner}: vocab_size must be at least length - 1 = {length - 1} "
+                         f"(the first length - 1 tokens are distinct), got {vocab_size}")
+    rng = np.random.default_rng(non_negative_int(seed, "seed", owner=owner))
+    tokens = np.empty((n, length), dtype=np.int64)
+    tokens[:, :-1] = np.argsort(rng.random((n, vocab_size)), axis=1)[:, :length - 1]   # distinct, uniform
+    labels = rng.integers(0, 2, size=n).astype(np.int64)
+    copied = np.where(labels == 1, 0, rng.integers(1, length - 1, size=n))             # which position repeats
+    tokens[:, -1] = tokens[np.arange(n), copied]
+    return tokens, labels
+
+
 __all__ = ["BOS", "DIGIT0", "EOS", "PAD", "SPECIAL_TOKENS", "SequencePairs", "VOCAB_SIZE", "decode_tokens",
-           "reversal_task"]
+           "first_last_task", "reversal_task"]
