@@ -2,23 +2,19 @@
 newer, older, missing), declared ranges read from a pyproject.toml or the installed metadata and checked
 (optional extras, aliases), the report with and without these files, the network guard (it records and
 refuses internet connections, lets local sockets through, leaves the socket module exactly as it found
-it, also after an error and when nested, and the Hugging Face hub in offline mode makes no attempt), Keras
-trained in this process and in another backend's process, each reloading the other's model, and the
-figures."""
-import random
+it, also after an error and when nested, and the Hugging Face hub in offline mode makes no attempt), and
+the figures. The Keras backends are tested in tests/test_keras_backends.py."""
 import socket
 import urllib.request
 from importlib import metadata
 
 import matplotlib
-import numpy as np
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pytest  # noqa: E402
 
-import book  # noqa: E402,F401  (sets the offline flags)
-import book.environment as env  # noqa: E402
+import book.environment as env  # noqa: E402  (importing book sets the offline flags)
 from book.plotting import missing_glyphs  # noqa: E402
 from book.plotting.workflow import STEPS, framework_stack_figure, workflow_figure  # noqa: E402
 
@@ -185,39 +181,6 @@ def test_hub_in_offline_mode_makes_no_network_attempt():
         with pytest.raises(OSError):
             AutoConfig.from_pretrained("no-such-user/no-such-model")
     assert attempts == []
-
-
-def test_keras_here_and_in_another_backends_process(tmp_path):
-    with pytest.raises(ValueError):
-        env.run_keras_backends(tmp_path, ("theano",))
-    with pytest.raises(ValueError):
-        env.run_keras_backends(tmp_path / "absent")
-    with pytest.raises(ValueError):
-        env.train_keras_mlp(tmp_path, epochs=0)
-    import keras
-
-    import torch
-
-    states = random.getstate(), np.random.get_state(), torch.get_rng_state()
-    try:
-        here = env.train_keras_mlp(tmp_path, epochs=2)  # this process: Keras on TensorFlow (no KERAS_BACKEND set)
-    finally:  # it reseeds the global generators: give the other tests theirs back
-        random.setstate(states[0]), np.random.set_state(states[1]), torch.set_rng_state(states[2])
-    assert here["backend"] == keras.backend.backend() == "tensorflow" and here["reload_gaps"] == {}
-    assert here["last_loss"] < here["first_loss"] and here["logits"].shape == (270, 10)
-    results = env.run_keras_backends(tmp_path, ("torch", "jax"), epochs=2)
-    if env.backend_available("jax"):
-        assert results["jax"]["backend"] == "jax"
-    else:
-        assert results["jax"] is None
-    torch_run = results["torch"]
-    assert torch_run["backend"] == "torch" and torch_run["weight_type"].startswith("torch")
-    assert torch_run["last_loss"] < torch_run["first_loss"] and torch_run["val_acc"] > 0.5
-    assert torch_run["logits"].shape == (270, 10) and torch_run["model"].is_file()
-    assert torch_run["reload_gaps"]["tensorflow"] < 1e-4  # the TensorFlow-trained model, reloaded under torch
-    with np.load(tmp_path / "digits.npz") as data:
-        back = keras.saving.load_model(torch_run["model"]).predict(data["X_val"], verbose=0)
-    assert abs(back - torch_run["logits"]).max() < 1e-4  # and the torch-trained one under TensorFlow
 
 
 def test_figures_render():
