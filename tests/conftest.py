@@ -39,3 +39,26 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="session")
+def char_windows():
+    """A factory ``make(n_chars, seq_len)`` -> ``(vocab, x, y, x_val, y_val)``: next-token windows (LongTensors)
+    over the first ``n_chars`` characters of the book's corpus, the last 10 % held out. Each result is built
+    once per session; tests only read it."""
+    import functools
+
+    import torch
+
+    from book.data.text import CharVocab, load_corpus, next_token_windows, split_text
+
+    @functools.cache
+    def make(n_chars: int, seq_len: int):
+        text = load_corpus()[:n_chars]
+        vocab = CharVocab(text)
+        train, val = split_text(vocab.encode(text), 0.1)
+        x, y = (torch.from_numpy(a) for a in next_token_windows(train, seq_len))
+        x_val, y_val = (torch.from_numpy(a) for a in next_token_windows(val, seq_len))
+        return vocab, x, y, x_val, y_val
+
+    return make

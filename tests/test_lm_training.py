@@ -2,24 +2,19 @@
 import pytest
 import torch
 
-from book.data.text import CharVocab, load_corpus, next_token_windows, split_text
 from book.models.gpt import GPT, GPTConfig
 from book.training.lm import train_lm, validation_loss
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")  # see tests/conftest.py
 
 
-def _data():
-    text = load_corpus()[:30_000]
-    vocab = CharVocab(text)
-    train, val = split_text(vocab.encode(text), 0.1)
-    x, y = (torch.from_numpy(a) for a in next_token_windows(train, 16))
-    xv, yv = (torch.from_numpy(a) for a in next_token_windows(val, 16))
-    return vocab, x, y, xv, yv
+@pytest.fixture
+def data(char_windows):
+    return char_windows(30_000, 16)
 
 
-def test_training_lowers_the_validation_loss_and_is_seeded():
-    vocab, x, y, xv, yv = _data()
+def test_training_lowers_the_validation_loss_and_is_seeded(data):
+    vocab, x, y, xv, yv = data
     losses, vals = [], []
     for _ in range(2):
         torch.manual_seed(0)
@@ -32,8 +27,8 @@ def test_training_lowers_the_validation_loss_and_is_seeded():
     assert vals[0] < before - 0.5
 
 
-def test_validation_loss_is_the_mean_over_all_windows():
-    vocab, x, y, xv, yv = _data()
+def test_validation_loss_is_the_mean_over_all_windows(data):
+    vocab, x, y, xv, yv = data
     torch.manual_seed(1)
     model = GPT(GPTConfig(vocab_size=vocab.size, block_size=16, n_layer=1, n_head=2, n_embd=16))
     with torch.no_grad():
@@ -41,8 +36,8 @@ def test_validation_loss_is_the_mean_over_all_windows():
     assert validation_loss(model, xv, yv, batch_size=7) == pytest.approx(full, rel=1e-5)
 
 
-def test_bad_arguments():
-    vocab, x, y, xv, yv = _data()
+def test_bad_arguments(data):
+    vocab, x, y, xv, yv = data
     model = GPT(GPTConfig(vocab_size=vocab.size, block_size=16, n_layer=1, n_head=2, n_embd=16))
     with pytest.raises(ValueError, match="same shape"):
         train_lm(model, x, y[:, :5], steps=2)
@@ -50,10 +45,10 @@ def test_bad_arguments():
         train_lm(model, x, y, steps=2, warmup=2)
 
 
-def test_lstm_path_clip_floor_and_threads():
+def test_lstm_path_clip_floor_and_threads(data):
     from book.models.rnn import CharLSTM, mean_nats
 
-    vocab, x, y, xv, yv = _data()
+    vocab, x, y, xv, yv = data
     threads = torch.get_num_threads()
     runs = []
     for _ in range(2):
@@ -66,15 +61,15 @@ def test_lstm_path_clip_floor_and_threads():
     assert mean_nats(model, xv, yv) < before - 0.5
 
 
-def test_max_seconds_stops_early():
-    vocab, x, y, xv, yv = _data()
+def test_max_seconds_stops_early(data):
+    vocab, x, y, xv, yv = data
     model = GPT(GPTConfig(vocab_size=vocab.size, block_size=16, n_layer=1, n_head=2, n_embd=16))
     losses = train_lm(model, x, y, steps=10_000, batch_size=4, warmup=0, max_seconds=0.2)
     assert 1 <= len(losses) < 10_000
 
 
-def test_bad_new_arguments():
-    vocab, x, y, xv, yv = _data()
+def test_bad_new_arguments(data):
+    vocab, x, y, xv, yv = data
     model = GPT(GPTConfig(vocab_size=vocab.size, block_size=16, n_layer=1, n_head=2, n_embd=16))
     with pytest.raises(ValueError, match="final_lr_fraction"):
         train_lm(model, x, y, steps=2, warmup=0, final_lr_fraction=1.5)
@@ -95,11 +90,11 @@ def test_scaled_error():
         scaled_error(ref, ref[:2])
 
 
-def test_lstm_path_loss_is_next_token_loss():
+def test_lstm_path_loss_is_next_token_loss(data):
     """The first recorded loss of a model without ``targets`` is next_token_loss of its first batch."""
     from book.models.rnn import CharLSTM, next_token_loss
 
-    vocab, x, y, xv, yv = _data()
+    vocab, x, y, xv, yv = data
     model = CharLSTM(vocab.size, embed_dim=8, hidden_size=16, seed=0)
     rows = torch.randint(len(x), (8,), generator=torch.Generator().manual_seed(5))   # train_lm's first draw
     with torch.no_grad():

@@ -3,34 +3,24 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from book.data.text import CharVocab, load_corpus, next_token_windows, split_text
 from book.models.gpt import GPT, GPTConfig
 from book.models.quantize import (
     QuantizedLinear, dequantize, linear_weight_bytes, quantize_model, quantize_per_channel, serialized_bytes,
     tensor_bytes, torch_dynamic_quantize)
+from book.training.lm import train_lm
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")  # see tests/conftest.py
 
 
 @pytest.fixture(scope="module")
-def trained():
+def trained(char_windows):
     """A 2-layer character GPT trained for 150 steps on the first 100k characters of the corpus (2-5 s)."""
-    text = load_corpus()[:100_000]
-    vocab = CharVocab(text)
-    train, val = split_text(vocab.encode(text), 0.1)
-    x, y = (torch.from_numpy(a) for a in next_token_windows(train, 32))
-    xv, yv = (torch.from_numpy(a) for a in next_token_windows(val, 32))
+    vocab, x, y, xv, yv = char_windows(100_000, 32)
     torch.manual_seed(0)
     model = GPT(GPTConfig(vocab_size=vocab.size, block_size=32, n_layer=2, n_head=4, n_embd=48))
-    opt = torch.optim.AdamW(model.parameters(), lr=3e-3)
-    g = torch.Generator().manual_seed(0)
-    for _ in range(150):
-        i = torch.randint(0, len(x), (16,), generator=g)
-        loss = model(x[i], y[i]).loss
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-    return model.eval(), xv[:200], yv[:200]
+    # AdamW at a constant rate (no warm-up, no decay), with torch's default weight decay
+    train_lm(model, x, y, steps=150, batch_size=16, lr=3e-3, warmup=0, weight_decay=0.01, final_lr_fraction=1.0)
+    return model, xv[:200], yv[:200]
 
 
 def test_round_trip_error_is_at_most_half_a_step():

@@ -64,20 +64,15 @@ def seq2seq_figure(source: Sequence[str] = ("3", "1", "4", "1", "5"), target: Se
     y_in, y_state, y_attn, y_out = 1.3, 3.0, 4.9, 6.6
     ax = sch.canvas(width, 8.2, scale=0.62)
 
-    # Encoder: tokens up into states, states left to right.
-    for j, (x, token) in enumerate(zip(x_enc, source)):
-        sch.box(ax, (x, y_in), token, width=0.9, height=0.6, colour="input")
-        sch.box(ax, (x, y_state), f"$h_{j + 1}$", width=0.9, height=0.65, colour="hidden", fontsize=11)
-        sch.arrow(ax, (x, y_in + 0.3), (x, y_state - 0.33))
-        if j:
-            sch.arrow(ax, (x_enc[j - 1] + 0.45, y_state), (x - 0.45, y_state))
-    # Decoder: inputs up into states; the encoder's last state starts it.
-    for t, (x, token) in enumerate(zip(x_dec, inputs)):
-        sch.box(ax, (x, y_in), token, width=0.9, height=0.6, colour="input")
-        sch.box(ax, (x, y_state), f"$s_{t + 1}$", width=0.9, height=0.65, colour="hidden", fontsize=11)
-        sch.arrow(ax, (x, y_in + 0.3), (x, y_state - 0.33))
-        if t:
-            sch.arrow(ax, (x_dec[t - 1] + 0.45, y_state), (x - 0.45, y_state))
+    # Encoder (states h) and decoder (states s): tokens up into states, states left to right;
+    # the encoder's last state starts the decoder.
+    for xs, tokens, state in ((x_enc, source, "h"), (x_dec, inputs, "s")):
+        for j, (x, token) in enumerate(zip(xs, tokens)):
+            sch.box(ax, (x, y_in), token, width=0.9, height=0.6, colour="input")
+            sch.box(ax, (x, y_state), f"${state}_{j + 1}$", width=0.9, height=0.65, colour="hidden", fontsize=11)
+            sch.arrow(ax, (x, y_in + 0.3), (x, y_state - 0.33))
+            if j:
+                sch.arrow(ax, (xs[j - 1] + 0.45, y_state), (x - 0.45, y_state))
     sch.arrow(ax, (x_enc[-1] + 0.45, y_state), (x_dec[0] - 0.45, y_state), label="initial\nstate",
               label_offset=-0.45, fontsize=8)
     # Every decoder step: attention, then the prediction.
