@@ -14,7 +14,8 @@ unexport MPLBACKEND
 
 help:
 	@echo "make book    build the HTML book into _build/html (sets up .venv first)"
-	@echo "make test    unit tests, notebook re-execution (nbval), build and site checks (what CI runs)"
+	@echo "make test    unit tests, notebook re-execution (nbval), build and site checks (what CI runs),"
+	@echo "            then the chapters again on a simulated other CPU (the portability pass)"
 	@echo "make test-fast  unit tests only (pytest -m unit), under a minute"
 	@echo "make test-gpu   every notebook and the book.nn-vs-torch tests on the first CUDA device"
 	@echo "make execute re-run every notebook in place (authors)"
@@ -45,8 +46,14 @@ html: $(STAMP)
 
 book: html
 
+# The kernel pins of tools/kernels.py apply to every path that runs notebooks (execute, test,
+# test-gpu): each calls tools.kernels.apply() before it starts a kernel. After the whole suite,
+# the portability pass runs every chapter again on a simulated other CPU (BOOK_CPU=other).
 test: html
+	@$(BIN)/python -m tools.kernels
 	$(BIN)/python -m pytest
+	@BOOK_CPU=other $(BIN)/python -m tools.kernels
+	BOOK_CPU=other $(BIN)/python -m pytest -m notebooks chapters
 
 # Tiers are pytest markers set in conftest.py: unit, notebooks, site, grading.
 test-fast: $(STAMP)

@@ -17,7 +17,12 @@ torch run there.
 import os
 from pathlib import Path
 
-NOTEBOOK_TESTS = {"test_notebooks_outside.py", "test_distributed.py"}
+from tools import kernels
+
+# Stated tolerances in stored outputs: "0.980 (tol ±0.01)" (tools/nbval_tolerance.py).
+pytest_plugins = ["tools.nbval_tolerance"]
+
+NOTEBOOK_TESTS = {"test_notebooks_outside.py", "test_distributed.py", "test_reproducibility.py"}
 SITE_TESTS = {"test_built_site.py"}
 
 
@@ -32,6 +37,8 @@ def tier(path: Path) -> str:
 
 
 def pytest_configure(config):
+    # Before any test imports torch, and before nbval starts a kernel (it inherits the variables).
+    kernels.apply()
     for name, text in (("unit", "fast, self-contained tests (make test-fast)"),
                        ("notebooks", "notebooks re-executed (nbval); tests that start other processes"),
                        ("site", "checks of the built HTML book"),
@@ -45,6 +52,10 @@ def pytest_configure(config):
         # Agreement to 1e-7 in float64 needs full-precision matrix products on a GPU.
         torch.backends.cuda.matmul.allow_tf32 = False
         torch.backends.cudnn.allow_tf32 = False
+
+
+def pytest_report_header(config):
+    return kernels.header()
 
 
 def pytest_collection_modifyitems(config, items):

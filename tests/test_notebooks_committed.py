@@ -67,3 +67,41 @@ def test_no_widget_state_is_committed(path):
     views = [c for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
              if "application/vnd.jupyter.widget-view+json" in o.get("data", {})]
     assert not views, f"{path.name} has widget outputs (use tqdm.std, writing to stderr)"
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
+def test_outputs_left_to_assertions_are_checked(path):
+    """A cell whose output nbval does not compare (class 3 of the reproducibility model) is followed by a checks cell.
+
+    Generated samples and chaotic trajectories are shown but not compared; what stands for them is a
+    ``# Checks`` cell later in the same section (before the next heading of level 1 or 2).
+    """
+    nb = nbformat.read(path, as_version=4)
+    unchecked = []
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type != "code" or "nbval-ignore-output" not in cell.metadata.get("tags", []):
+            continue
+        for later in nb.cells[i + 1:]:
+            if later.cell_type == "markdown" and any(line.startswith(("# ", "## ")) for line in later.source.splitlines()):
+                unchecked.append(cell.source.splitlines()[0] if cell.source else f"cell {i}")
+                break
+            if later.cell_type == "code" and later.source.lstrip().startswith("# Checks"):
+                break
+        else:
+            unchecked.append(cell.source.splitlines()[0] if cell.source else f"cell {i}")
+    assert not unchecked, f"{path.name}: outputs not compared and not followed by a checks cell: {unchecked}"
+
+
+def test_tolerance_marks_are_well_formed():
+    """Every '(tol ±…)' in a stored output follows a number, so the comparison can read it."""
+    from tools.nbval_tolerance import MARKED
+
+    loose = []
+    for path in CHAPTERS:
+        for cell in nbformat.read(path, as_version=4).cells:
+            for out in cell.get("outputs", []) if cell.cell_type == "code" else []:
+                texts = [out.get("text", "")] + [v for v in out.get("data", {}).values() if isinstance(v, str)]
+                for text in texts:
+                    if text.count("(tol ±") != len(MARKED.findall(text)):
+                        loose.append(f"{path.name}: {text[:80]!r}")
+    assert not loose, loose

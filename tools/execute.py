@@ -156,6 +156,10 @@ def main(argv: list[str]) -> int:
         print(f"wrote {TABLE.relative_to(ROOT)}")
         return 0
     paths = notebooks(argv)
+    from tools import kernels
+
+    kernels.apply()  # the kernels inherit the pinned environment
+    print(kernels.header(), flush=True)
     here = machine()
     for path in paths:
         name = str(path.relative_to(ROOT))

@@ -1,12 +1,14 @@
 """``make test-gpu``: every notebook and the book.nn-against-torch tests on the first CUDA device.
 
-Each notebook (chapters and exercise masters, as listed by ``tools.notebooks``)
-is executed top to bottom in a fresh kernel that sees only GPU 0. Every cell
-must run without error, so every assertion must hold; printed outputs are not
-compared, since a GPU's kernels round differently from the CPU's on which the
-stored outputs were made. The notebooks on disk are not changed. Then the
-tests that compare :mod:`book.nn` with torch run with torch's default device
-set to CUDA (``BOOK_TEST_DEVICE=cuda``, see ``conftest.py``), TF32 off.
+The notebooks (chapters and exercise masters) run under nbval in the
+``portable`` mode of the reproducibility model (CONTRIBUTING.md): each in a
+fresh kernel that sees only GPU 0, every cell and so every assertion must
+pass, and the stored outputs are compared as far as the model calls them
+platform-independent: text, counts and shapes exactly; numbers with a
+``(tol ±…)`` mark came from CPU kernels and are left to the checks cells. The
+notebooks on disk are not changed. Then the tests that compare :mod:`book.nn`
+with torch run with torch's default device set to CUDA
+(``BOOK_TEST_DEVICE=cuda``, see ``conftest.py``), TF32 off.
 
 Without CUDA it says so and exits 0, so it is safe to run anywhere.
 """
@@ -33,23 +35,20 @@ def main() -> int:
     if name is None:
         print("make test-gpu: no CUDA device is visible to torch here; nothing to check (exit 0).")
         return 0
-    from tools.execute import run
-    from tools.notebooks import all_notebooks
+    from tools import kernels
 
-    env = {"CUDA_VISIBLE_DEVICES": os.environ.get("CUDA_VISIBLE_DEVICES", "0").split(",")[0]}
-    print(f"make test-gpu on {name}")
+    kernels.apply()  # the CPU side of each notebook still runs on the pinned kernels
+    env = {"CUDA_VISIBLE_DEVICES": os.environ.get("CUDA_VISIBLE_DEVICES", "0").split(",")[0], "BOOK_TEST_DEVICE": "cuda"}
+    print(kernels.header("cuda"))
+    print(f"make test-gpu on {name}", flush=True)
     failures = []
-    for path in all_notebooks():
-        rel = path.relative_to(ROOT)
-        try:
-            _, seconds = run(path, timeout=1200, env=env)
-            print(f"  ok    {rel}  {seconds:.1f} s", flush=True)
-        except Exception as err:  # report every notebook, not only the first failure
-            failures.append(str(rel))
-            print(f"  FAIL  {rel}: {type(err).__name__}: {str(err).strip().splitlines()[-1][:300]}", flush=True)
+    notebooks = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "chapters", "exercises"],
+                               cwd=ROOT, env={**os.environ, **env})
+    if notebooks.returncode != 0:
+        failures.append("notebooks (nbval, portable mode)")
     tests = subprocess.run(
         [sys.executable, "-m", "pytest", "-o", "addopts=", "-p", "no:cacheprovider", "-q", *NN_TESTS],
-        cwd=ROOT, env={**os.environ, **env, "BOOK_TEST_DEVICE": "cuda"},
+        cwd=ROOT, env={**os.environ, **env},
     )
     if tests.returncode != 0:
         failures.append("book.nn tests on CUDA")

@@ -1,0 +1,113 @@
+"""Which CPU kernels the book's notebooks run on: the one place that pins them.
+
+Every path that executes notebooks (``make execute``, ``make test``, ``make
+test-gpu``) calls :func:`apply` before it starts a kernel or imports torch, so
+the choice below reaches the notebook kernels through their environment.
+CONTRIBUTING.md ("The reproducibility model") explains why.
+
+``BOOK_CPU`` picks the set:
+
+* ``pinned`` (the default on x86-64): the same kernels on every x86-64 CPU of
+  the last decade, Intel with AVX-512 or AMD with AVX2 only, one thread each.
+  With them a run repeats bit for bit on one machine and, as far as the
+  libraries allow, across x86-64 machines. Correctness never depends on it:
+  the stored outputs are compared exactly only where no kernel choice could
+  change them, and within a stated tolerance elsewhere.
+* ``other``: a simulated other CPU (torch's generic kernels, OpenBLAS's
+  Sandybridge kernels, MKL's compatible path, oneDNN capped at AVX2). The
+  portability pass of ``make test`` runs every chapter under it.
+* ``native``: leave the environment as it is (the libraries pick the widest
+  kernels; threads as many as cores).
+
+On arm64 (Apple silicon, Linux aarch64) none of these variables exists, and
+under ``make test-gpu`` the numbers come from CUDA kernels, so :func:`mode`
+reports ``portable``: every cell and assertion runs, and the stored outputs
+are compared as far as the model calls them platform-independent.
+"""
+from __future__ import annotations
+
+import os
+import platform
+
+THREADS = {
+    # One thread per library: a reduction split over threads sums in another order.
+    "OMP_NUM_THREADS": "1",
+    "MKL_NUM_THREADS": "1",
+    "OPENBLAS_NUM_THREADS": "1",
+    "TF_NUM_INTRAOP_THREADS": "1",
+    "TF_NUM_INTEROP_THREADS": "1",
+}
+
+PINNED = {
+    "ATEN_CPU_CAPABILITY": "avx2",  # torch's vectorised kernels
+    "MKL_CBWR": "AVX2",  # MKL's conditional numerical reproducibility (torch's BLAS)
+    "OPENBLAS_CORETYPE": "Haswell",  # NumPy's BLAS
+    "DNNL_MAX_CPU_ISA": "AVX2",  # oneDNN, in torch and TensorFlow
+    **THREADS,
+}
+
+OTHER = {
+    "ATEN_CPU_CAPABILITY": "default",
+    "MKL_CBWR": "COMPATIBLE",
+    "OPENBLAS_CORETYPE": "Sandybridge",
+    "DNNL_MAX_CPU_ISA": "AVX2",
+    **THREADS,
+}
+
+SETS = {"pinned": PINNED, "other": OTHER, "native": {}}
+
+
+def is_x86_64() -> bool:
+    return platform.machine().lower() in {"x86_64", "amd64"}
+
+
+def choice() -> str:
+    """The kernel set asked for: ``BOOK_CPU``, else ``pinned`` on x86-64 and ``native`` elsewhere."""
+    name = os.environ.get("BOOK_CPU") or ("pinned" if is_x86_64() else "native")
+    if name not in SETS:
+        raise SystemExit(f"error: BOOK_CPU={name!r}; expected one of {', '.join(SETS)}")
+    if name != "native" and not is_x86_64():
+        name = "native"  # the variables name x86 kernels; they mean nothing elsewhere
+    return name
+
+
+def apply() -> str:
+    """Set the chosen kernel variables in ``os.environ`` (children inherit them); return the choice."""
+    name = choice()
+    os.environ.update(SETS[name])
+    os.environ["BOOK_CPU"] = name
+    return name
+
+
+def mode(device: str | None = None) -> str:
+    """``x86-64`` where the pins apply to CPU kernels, else ``portable`` (arm64, or a CUDA run)."""
+    device = device or os.environ.get("BOOK_TEST_DEVICE", "cpu")
+    return "x86-64" if is_x86_64() and device == "cpu" else "portable"
+
+
+def header(device: str | None = None) -> str:
+    """The first line of a run: the comparison mode, the kernel set, and why."""
+    name = os.environ.get("BOOK_CPU", choice())
+    if mode(device) == "x86-64":
+        why = {
+            "pinned": "x86-64 CPU; kernels pinned (" + ", ".join(f"{k}={PINNED[k]}" for k in
+                                                      ("ATEN_CPU_CAPABILITY", "MKL_CBWR", "OPENBLAS_CORETYPE",
+                                                       "DNNL_MAX_CPU_ISA")) + ", one thread)",
+            "other": "x86-64 CPU simulating another CPU (" + ", ".join(f"{k}={OTHER[k]}" for k in
+                                                                      ("ATEN_CPU_CAPABILITY", "MKL_CBWR",
+                                                                       "OPENBLAS_CORETYPE", "DNNL_MAX_CPU_ISA")) + ")",
+            "native": "x86-64 CPU; BOOK_CPU=native leaves the libraries' own kernel choice",
+        }[name]
+        how = "stored outputs compared exactly, within their stated tolerances, or by their checks cells"
+        return f"book reproducibility mode: x86-64 ({why}); {how}"
+    device = device or os.environ.get("BOOK_TEST_DEVICE", "cpu")
+    where = f"a {device.upper()} device" if device != "cpu" else f"a {platform.machine()} CPU"
+    return (f"book reproducibility mode: portable (running on {where}, where the x86-64 kernel pins do not "
+            "apply); every cell and assertion runs; exact outputs compared, numbers with a stated tolerance "
+            "compared within it" + ("" if device == "cpu" else
+                                    ", trained numbers on the device only by their checks cells"))
+
+
+if __name__ == "__main__":
+    apply()
+    print(header())
