@@ -52,8 +52,8 @@ book: html
 test: html
 	@$(BIN)/python -m tools.kernels
 	$(BIN)/python -m pytest
-	@BOOK_CPU=other $(BIN)/python -m tools.kernels
-	BOOK_CPU=other $(BIN)/python -m pytest -m notebooks chapters
+	@if BOOK_CPU=other $(BIN)/python -m tools.kernels; then \
+	  BOOK_CPU=other $(BIN)/python -m pytest -m notebooks chapters; fi
 
 # Tiers are pytest markers set in conftest.py: unit, notebooks, site, grading.
 test-fast: $(STAMP)

@@ -9,6 +9,8 @@ model"):
 '0.980 (tol ±0.01)'
 >>> approx(1.9612, 2, relative=True, digits=2)
 '1.96 (tol ±2%)'
+>>> approx(0.1683, 0.03, spread=0.0151)
+'0.168 ± 0.015 (tol ±0.03)'
 >>> below(3.6e-14, 1e-12)
 'below 1e-12'
 
@@ -20,15 +22,20 @@ from __future__ import annotations
 import math
 
 
-def approx(value: float, tol: float, *, relative: bool = False, digits: int = 3) -> str:
-    """``value`` with ``digits`` decimals and its tolerance: absolute, or ``relative`` in per cent."""
-    value = float(value)
-    if not math.isfinite(value):
-        raise ValueError(f"approx: expected a finite number, got {value!r}")
+def approx(value: float, tol: float, *, spread: float | None = None, relative: bool = False, digits: int = 3) -> str:
+    """``value`` with ``digits`` decimals and its tolerance: absolute, or ``relative`` in per cent.
+
+    ``spread`` (a standard deviation over seeds) is printed after the value, ``0.168 ± 0.015 (tol ±0.03)``;
+    the one tolerance covers both numbers.
+    """
+    numbers = [float(value)] + ([] if spread is None else [float(spread)])
+    if not all(math.isfinite(v) for v in numbers):
+        raise ValueError(f"approx: expected finite numbers, got {numbers!r}")
     if not tol > 0:
         raise ValueError(f"approx: expected a positive tolerance, got {tol!r}")
     mark = f"{tol:g}%" if relative else f"{tol:g}"
-    return f"{value:.{digits}f} (tol ±{mark})"
+    text = " ± ".join(f"{v:.{digits}f}" for v in numbers)
+    return f"{text} (tol ±{mark})"
 
 
 def below(value: float, bound: float) -> str:

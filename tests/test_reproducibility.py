@@ -82,7 +82,7 @@ def test_the_notebook_tier_catches_a_moved_result_and_a_changed_word(tmp_path):
     subprocess.run(
         [sys.executable, "-m", "pytest", "-o", "addopts=", "-p", "no:cacheprovider", "-p", "conftest",
          "--nbval", "--nbval-current-env", "--nbval-sanitize-with", str(ROOT / "tests" / "sanitize.cfg"),
-         "-q", f"--junitxml={report}", str(work)],
+         "-n", "2", "--dist", "loadfile", "-q", f"--junitxml={report}", str(work)],
         cwd=ROOT, capture_output=True, text=True, timeout=900)
     failed = {}
     for case in ET.parse(report).getroot().iter("testcase"):

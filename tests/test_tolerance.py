@@ -10,6 +10,7 @@ from tools.nbval_tolerance import snap, snap_outputs
 def test_approx_writes_the_mark():
     assert approx(0.98046, 0.01) == "0.980 (tol ±0.01)"
     assert approx(1.9612, 2, relative=True, digits=2) == "1.96 (tol ±2%)"
+    assert approx(0.1683, 0.03, spread=0.0151) == "0.168 ± 0.015 (tol ±0.03)"
     with pytest.raises(ValueError, match="finite"):
         approx(float("nan"), 0.01)
     with pytest.raises(ValueError, match="positive"):
@@ -43,6 +44,16 @@ def test_snap_relative_units_and_several_marks():
     assert snap(stored, "loss 1.99 nats/char (tol ±2%), accuracy 97.1% (tol ±1), n = 64\n") == stored
     assert snap(stored, "loss 2.01 nats/char (tol ±2%), accuracy 97.1% (tol ±1), n = 64\n") != stored
     assert snap(stored, "loss 1.99 nats/char (tol ±2%), accuracy 97.1% (tol ±1), n = 65\n") != stored
+
+
+def test_snap_a_mean_and_its_spread_under_one_mark():
+    stored = "loss 0.168 ± 0.015 (tol ±0.03)\n"
+    assert snap(stored, "loss 0.190 ± 0.040 (tol ±0.03)\n") == stored
+    assert snap(stored, "loss 0.168 ± 0.050 (tol ±0.03)\n") != stored   # the spread moved too far
+    assert snap(stored, "loss 0.168 (tol ±0.03)\n") != stored            # the spread is gone
+    # the older form, one mark per number, still reads as two marks
+    old = "loss 0.168 (tol ±0.03) ± 0.015 (tol ±0.02)\n"
+    assert snap(old, "loss 0.190 (tol ±0.03) ± 0.030 (tol ±0.02)\n") == old
 
 
 def test_snap_on_a_device_ignores_the_marked_numbers_only():

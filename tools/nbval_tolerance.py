@@ -22,17 +22,26 @@ import nbval.plugin as nbval_plugin
 from nbformat import NotebookNode
 
 NUMBER = r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?"
+# "0.980 (tol ±0.01)", "1.96 nats/char (tol ±2%)", and a mean with its spread over seeds under one
+# mark, "0.168 ± 0.015 (tol ±0.03)", where both numbers may move by the tolerance.
 MARKED = re.compile(
-    rf"(?P<num>{NUMBER})(?P<unit>%|\s?[A-Za-z/µ]+)?\s*\(tol ±(?P<tol>{NUMBER})(?P<pct>%)?\)")
+    rf"(?P<num>{NUMBER})(?: ± (?P<spread>{NUMBER}))?(?P<unit>%|\s?[A-Za-z/µ]+)?\s*\(tol ±(?P<tol>{NUMBER})(?P<pct>%)?\)")
 
 
 def within(stored: re.Match, new: re.Match) -> bool:
-    """Whether ``new``'s number lies within ``stored``'s tolerance of ``stored``'s number."""
-    value, tol = float(stored["num"]), float(stored["tol"])
-    if stored["pct"]:
-        tol = abs(value) * tol / 100
-    # The slack only absorbs the binary representation of the decimal tolerance.
-    return abs(float(new["num"]) - value) <= tol * (1 + 1e-9) + 1e-12
+    """Whether ``new``'s number (and spread) lie within ``stored``'s tolerance of ``stored``'s."""
+    for group in ("num", "spread"):
+        if (stored[group] is None) != (new[group] is None):
+            return False
+        if stored[group] is None:
+            continue
+        value, tol = float(stored[group]), float(stored["tol"])
+        if stored["pct"]:
+            tol = abs(value) * tol / 100
+        # The slack only absorbs the binary representation of the decimal tolerance.
+        if not abs(float(new[group]) - value) <= tol * (1 + 1e-9) + 1e-12:
+            return False
+    return True
 
 
 def snap(stored: str, new: str, compare: bool = True) -> str:
@@ -46,10 +55,11 @@ def snap(stored: str, new: str, compare: bool = True) -> str:
         return new
     pieces, last = [], 0
     for s, n in zip(old, fresh):
-        same_mark = (s["unit"], s["tol"], s["pct"]) == (n["unit"], n["tol"], n["pct"])
+        same_mark = (s["unit"], s["tol"], s["pct"], s["spread"] is None) == (n["unit"], n["tol"], n["pct"], n["spread"] is None)
         if same_mark and (not compare or within(s, n)):
-            pieces += [new[last:n.start("num")], s["num"]]
-            last = n.end("num")
+            end = "num" if s["spread"] is None else "spread"
+            pieces += [new[last:n.start("num")], stored[s.start("num"):s.end(end)]]
+            last = n.end(end)
     return "".join(pieces) + new[last:]
 
 
