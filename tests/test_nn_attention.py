@@ -31,7 +31,10 @@ def sdpa_errors(q, k, v, rng, attn_mask=None, is_causal=False):
     grads = scaled_dot_product_attention_backward(grad, cache)
     t_out, t_grads = torch_sdpa(q, k, v, grad, attn_mask, is_causal)
     assert out.dtype == np.float64 and all(g.dtype == np.float64 for g in grads)
-    errors = [rel_error(out, t_out)] + [rel_error(g, t) for g, t in zip(grads, t_grads)]
+    # A causal row that sees one key has a query gradient of exactly zero; torch leaves rounding noise
+    # there whose size depends on the BLAS path (1e-17 natively, 1e-16 under MKL's reproducible modes),
+    # so entries below 1e-8 (the inputs are of order 1) are compared absolutely, not relatively.
+    errors = [rel_error(out, t_out)] + [rel_error(g, t, floor=1e-8) for g, t in zip(grads, t_grads)]
     return max(errors), cache.weights
 
 
