@@ -17,18 +17,22 @@ class _Elementwise(Module):
 
 
 class ReLU(_Elementwise):
-    """``max(x, 0)``; the gradient passes where the input was positive and is 0 elsewhere (also at 0, as torch)."""
+    """``max(x, 0)``, as torch: NaN stays NaN, ``inf`` stays ``inf``, ``-inf`` becomes 0.
+
+    The gradient passes where the input is not ``<= 0`` (torch's ``threshold_backward``):
+    where it was positive, and also where it was NaN; it is 0 elsewhere, also at 0.
+    """
 
     def forward(self, x):
-        """Apply ReLU and cache which inputs were positive."""
+        """Apply ReLU (``np.maximum`` keeps NaN) and cache where the gradient passes."""
         x = np.asarray(x, dtype=np.float64)
-        self._cache = x > 0
-        return np.where(self._cache, x, 0.0)
+        self._cache = ~(x <= 0)
+        return F.relu(x)
 
     def backward(self, grad_output):
-        """dLoss/dx = grad_output where x > 0, else 0."""
-        positive = self._require_cache()
-        return self._grad_in(grad_output, positive.shape) * positive
+        """dLoss/dx = grad_output where not x <= 0, else 0 (even where grad_output is NaN or inf)."""
+        passes = self._require_cache()
+        return np.where(passes, self._grad_in(grad_output, passes.shape), 0.0)
 
 
 class Sigmoid(_Elementwise):

@@ -37,7 +37,7 @@ from typing import NamedTuple
 import numpy as np
 
 from book.checks import positive_int
-from book.nn.module import Module, check_shape
+from book.nn.module import Module, check_shape, refuse_unsupported
 
 
 class AttentionCache(NamedTuple):
@@ -181,10 +181,22 @@ class MultiheadAttention(Module):
     ``out_proj.weight`` as any ``Linear``, uniform in ``(-1/sqrt(embed_dim),
     1/sqrt(embed_dim))``; both biases zero. ``rng`` is ``None``, a seed or a
     ``np.random.Generator``.
+
+    The arguments come in torch's order, so torch's positional ``dropout``
+    cannot land in ``bias``; ``rng`` is keyword-only. Unlike torch, whose
+    default is ``batch_first=False``, the book is batch first, and it accepts
+    ``dropout``, ``add_bias_kv``, ``add_zero_attn``, ``kdim``, ``vdim``,
+    ``batch_first``, ``device`` and ``dtype`` only at the values it implements.
     """
 
-    def __init__(self, embed_dim: int, num_heads: int, bias: bool = True, rng=None):
+    def __init__(self, embed_dim: int, num_heads: int, dropout=0.0, bias: bool = True, add_bias_kv=False,
+                 add_zero_attn=False, kdim=None, vdim=None, batch_first=True, device=None, dtype=None, *, rng=None):
         super().__init__()
+        # kdim = vdim = embed_dim is what torch's None means, so both are accepted.
+        refuse_unsupported("MultiheadAttention", dropout=(dropout, 0.0), add_bias_kv=(add_bias_kv, False),
+                           add_zero_attn=(add_zero_attn, False), kdim=(None if kdim == embed_dim else kdim, None),
+                           vdim=(None if vdim == embed_dim else vdim, None), batch_first=(batch_first, True),
+                           device=(device, None), dtype=(dtype, None))
         self.embed_dim = positive_int(embed_dim, "embed_dim", owner="MultiheadAttention")
         self.num_heads = positive_int(num_heads, "num_heads", owner="MultiheadAttention")
         if self.embed_dim % self.num_heads:

@@ -18,7 +18,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from book.checks import integer, is_integer, positive_int
 from book.counting.params import conv2d_output_size
-from book.nn.module import Module, check_shape
+from book.nn.module import Module, check_shape, refuse_unsupported
 
 
 def pair(value, name: str, minimum: int, owner: str) -> tuple[int, int]:
@@ -203,11 +203,17 @@ class Conv2d(Module):
     ``(-1/sqrt(fan_in), 1/sqrt(fan_in))`` with ``fan_in = in_channels * kh * kw``
     (what torch's ``kaiming_uniform_(a=sqrt(5))`` amounts to). ``kernel_size``,
     ``stride`` and ``padding`` are an int or a ``(height, width)`` pair. Input
-    is ``(N, in_channels, H, W)``; ``rng`` is ``None``, a seed or a Generator.
+    is ``(N, in_channels, H, W)``. The arguments come in torch's order;
+    ``dilation``, ``groups``, ``padding_mode``, ``device`` and ``dtype`` are
+    accepted only at their defaults. The book's own ``rng`` (``None``, a seed
+    or a Generator) is keyword-only, so a torch call cannot shift into it.
     """
 
-    def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0, bias: bool = True, rng=None):
+    def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0, dilation=1, groups=1,
+                 bias: bool = True, padding_mode="zeros", device=None, dtype=None, *, rng=None):
         super().__init__()
+        refuse_unsupported("Conv2d", dilation=(dilation, 1), groups=(groups, 1), padding_mode=(padding_mode, "zeros"),
+                           device=(device, None), dtype=(dtype, None))
         self.in_channels = positive_int(in_channels, "in_channels", owner="Conv2d")
         self.out_channels = positive_int(out_channels, "out_channels", owner="Conv2d")
         self.kernel_size = pair(kernel_size, "kernel_size", 1, "Conv2d")

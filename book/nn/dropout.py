@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from book.checks import real
-from book.nn.module import Module, check_shape
+from book.nn.module import Module, check_shape, refuse_unsupported
 
 
 class Dropout(Module):
@@ -13,11 +13,13 @@ class Dropout(Module):
     The scaling keeps every unit's expected value unchanged, so evaluation mode
     is simply the identity (no rescaling at test time). ``self.mask`` holds the
     boolean keep-mask of the last training forward pass (``None`` after an
-    evaluation pass); backward reuses exactly that mask.
+    evaluation pass); backward reuses exactly that mask. torch's ``inplace``
+    is accepted only as ``False``; ``rng`` is keyword-only.
     """
 
-    def __init__(self, p: float = 0.5, rng=None):
+    def __init__(self, p: float = 0.5, inplace: bool = False, *, rng=None):
         super().__init__()
+        refuse_unsupported("Dropout", inplace=(inplace, False))
         self.p = real(p, "p", 0.0, 1.0, high_open=True, owner="Dropout")
         self.rng = np.random.default_rng(rng)
         self.mask = None

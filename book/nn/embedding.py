@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from book.checks import positive_int
-from book.nn.module import Module, check_shape
+from book.nn.module import Module, check_shape, refuse_unsupported
 
 
 class Embedding(Module):
@@ -15,10 +15,19 @@ class Embedding(Module):
     ``indices.shape + (embedding_dim,)``. Looking a row up is the same as
     multiplying a one-hot vector by ``weight``, so the gradient of a row is the
     sum of the output gradients of every position that looked it up.
+
+    torch's other arguments are accepted only at their defaults; the book's
+    ``rng`` is keyword-only, so torch's positional ``padding_idx`` cannot land in it.
     """
 
-    def __init__(self, num_embeddings: int, embedding_dim: int, rng=None):
+    def __init__(self, num_embeddings: int, embedding_dim: int, padding_idx=None, max_norm=None, norm_type=2.0,
+                 scale_grad_by_freq=False, sparse=False, _weight=None, _freeze=False, device=None, dtype=None,
+                 *, rng=None):
         super().__init__()
+        refuse_unsupported("Embedding", padding_idx=(padding_idx, None), max_norm=(max_norm, None),
+                           norm_type=(norm_type, 2.0), scale_grad_by_freq=(scale_grad_by_freq, False),
+                           sparse=(sparse, False), _weight=(_weight, None), _freeze=(_freeze, False),
+                           device=(device, None), dtype=(dtype, None))
         self.num_embeddings = positive_int(num_embeddings, "num_embeddings", owner="Embedding")
         self.embedding_dim = positive_int(embedding_dim, "embedding_dim", owner="Embedding")
         rng = np.random.default_rng(rng)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from book.checks import positive_int
-from book.nn.module import Module, check_shape
+from book.nn.module import Module, check_shape, refuse_unsupported
 
 
 class Linear(Module):
@@ -12,11 +12,14 @@ class Linear(Module):
 
     Initialised like torch: every entry uniform in ``(-1/sqrt(in_features),
     1/sqrt(in_features))``. ``rng`` is ``None``, an int seed or a
-    ``np.random.Generator``. Input must be 2-D, ``(N, in_features)``.
+    ``np.random.Generator``; it is keyword-only, so torch's positional
+    ``device`` cannot land in it (``device`` and ``dtype`` are accepted only as
+    ``None``). Input must be 2-D, ``(N, in_features)``.
     """
 
-    def __init__(self, in_features: int, out_features: int, bias: bool = True, rng=None):
+    def __init__(self, in_features: int, out_features: int, bias: bool = True, device=None, dtype=None, *, rng=None):
         super().__init__()
+        refuse_unsupported("Linear", device=(device, None), dtype=(dtype, None))
         self.in_features = positive_int(in_features, "in_features", owner="Linear")
         self.out_features = positive_int(out_features, "out_features", owner="Linear")
         self.use_bias = bool(bias)

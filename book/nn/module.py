@@ -36,6 +36,30 @@ def check_shape(got, expected, what: str) -> None:
         raise ValueError(f"{what} expects shape {tuple(expected)}, got {tuple(got)}")
 
 
+def refuse_unsupported(owner: str, **arguments) -> None:
+    """Raise ``ValueError`` naming the first torch argument set to a value that :mod:`book.nn` does not implement.
+
+    Each keyword is ``name=(value, supported)``, the argument and the one value
+    the book implements (a pair such as ``dilation=(1, 1)`` counts when every
+    entry is ``supported``). Refusing it by name, instead of ignoring it or
+    reading it as the book's next parameter, keeps a model written for torch
+    from silently running here as a different model.
+    """
+    for name, (value, supported) in arguments.items():
+        entries = value if isinstance(value, (tuple, list)) and value else [value]
+        if not all(_is_value(v, supported) for v in entries):
+            raise ValueError(
+                f"{owner}: {name}={value!r} is not supported (book.nn implements only {name}={supported!r})"
+            )
+
+
+def _is_value(value, supported) -> bool:
+    if supported is None:
+        return value is None
+    # Plain scalars only: an array or tensor (CrossEntropyLoss's weight=...) is never the supported value.
+    return isinstance(value, (bool, int, float, str, np.generic)) and value == supported
+
+
 def to_numpy(value) -> np.ndarray:
     """A float64 NumPy copy of ``value``, which may be a NumPy array, a list or a torch tensor."""
     if hasattr(value, "detach"):  # a torch tensor; avoid importing torch here

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from book.checks import non_negative, real
-from book.nn.module import Module
+from book.nn.module import Module, refuse_unsupported
 
 
 class Optimizer:
@@ -51,9 +51,13 @@ class SGD(Optimizer):
 
     ``g = grad + weight_decay * p``; with momentum ``buf = momentum * buf + g``
     (``buf = g`` at the first step) and ``g = buf``; then ``p -= lr * g``.
+    The arguments come in torch's order; ``dampening`` and ``nesterov`` are
+    accepted only at their defaults (0 and ``False``).
     """
 
-    def __init__(self, layers, lr: float, momentum: float = 0.0, weight_decay: float = 0.0):
+    def __init__(self, layers, lr: float, momentum: float = 0.0, dampening: float = 0.0, weight_decay: float = 0.0,
+                 nesterov: bool = False):
+        refuse_unsupported("SGD", dampening=(dampening, 0.0), nesterov=(nesterov, False))
         super().__init__(layers, lr)
         self.momentum = non_negative(momentum, "momentum", owner="SGD")
         self.weight_decay = non_negative(weight_decay, "weight_decay", owner="SGD")

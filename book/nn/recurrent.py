@@ -1,5 +1,9 @@
 """Recurrent layers (one layer, batch first) as ``torch.nn.RNN``, ``LSTM`` and ``GRU``.
 
+The constructors take torch's arguments in torch's order, but ``batch_first``
+defaults to ``True`` (torch: ``False``) and any setting the book does not
+implement (more layers, dropout, two directions, ...) is refused by name.
+
 All three read a sequence ``x`` of shape ``(N, T, input_size)`` one step at a
 time, carrying a state from step to step, and differ only in the cell: how a
 step turns its input and the previous state into the next state. So the
@@ -25,7 +29,7 @@ import numpy as np
 
 from book.checks import positive_int
 from book.nn.functional import sigmoid, tanh
-from book.nn.module import Module, check_shape
+from book.nn.module import Module, check_shape, refuse_unsupported
 
 
 class _Recurrent(Module):
@@ -34,9 +38,15 @@ class _Recurrent(Module):
     gates = 1  # how many hidden_size blocks each projection holds
     states = 1  # the state is (h,) or, for the LSTM, (h, c)
 
-    def __init__(self, input_size: int, hidden_size: int, rng=None):
+    def __init__(self, input_size: int, hidden_size: int, num_layers=1, bias=True, batch_first=True, dropout=0.0,
+                 bidirectional=False, device=None, dtype=None, *, rng=None):
         super().__init__()
         owner = type(self).__name__
+        # torch's arguments in torch's order (GRU's; RNN adds nonlinearity, LSTM proj_size), accepted only at
+        # what the book implements. batch_first defaults to True here, False in torch. rng is keyword-only.
+        refuse_unsupported(owner, num_layers=(num_layers, 1), bias=(bias, True), batch_first=(batch_first, True),
+                           dropout=(dropout, 0.0), bidirectional=(bidirectional, False), device=(device, None),
+                           dtype=(dtype, None))
         self.input_size = positive_int(input_size, "input_size", owner=owner)
         self.hidden_size = positive_int(hidden_size, "hidden_size", owner=owner)
         rows = self.gates * self.hidden_size
@@ -158,6 +168,12 @@ class RNN(_SingleState):
 
     gates = 1
 
+    def __init__(self, input_size: int, hidden_size: int, num_layers=1, nonlinearity="tanh", bias=True,
+                 batch_first=True, dropout=0.0, bidirectional=False, device=None, dtype=None, *, rng=None):
+        refuse_unsupported("RNN", nonlinearity=(nonlinearity, "tanh"))
+        super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional, device, dtype,
+                         rng=rng)
+
     def _step(self, x_proj, h_proj, state):
         h = tanh(x_proj + h_proj)
         return (h,), h
@@ -217,6 +233,12 @@ class LSTM(_Recurrent):
 
     gates = 4
     states = 2
+
+    def __init__(self, input_size: int, hidden_size: int, num_layers=1, bias=True, batch_first=True, dropout=0.0,
+                 bidirectional=False, proj_size=0, device=None, dtype=None, *, rng=None):
+        refuse_unsupported("LSTM", proj_size=(proj_size, 0))
+        super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional, device, dtype,
+                         rng=rng)
 
     def forward(self, x, hx=None):
         """Run over ``x`` ``(N, T, input_size)``; return ``(output, (h_n, c_n))``.
