@@ -5,6 +5,7 @@ import torch
 
 from book.gradcheck import rel_error
 from book.nn import functional as F
+from torch_reference import to_np
 
 T = torch.float64
 EXTREMES = np.array([-1e4, -800.0, -40.0, -1.0, -1e-12, 0.0, 1e-12, 1.0, 40.0, 800.0, 1e4])
@@ -71,3 +72,46 @@ def test_logsumexp_of_all_minus_inf_is_minus_inf():
 def test_integer_input_is_promoted_to_float64():
     assert F.relu(np.array([-2, 3])).dtype == np.float64
     assert F.softmax([1, 2, 3]).dtype == np.float64
+
+
+SOFTMAX_FAMILY = [(F.softmax, torch.softmax), (F.log_softmax, torch.log_softmax), (F.logsumexp, torch.logsumexp)]
+
+
+@pytest.mark.filterwarnings("error")
+@pytest.mark.parametrize("ours,theirs", SOFTMAX_FAMILY, ids=["softmax", "log_softmax", "logsumexp"])
+@pytest.mark.parametrize("shape,axis", [((0,), 0), ((0,), -1), ((2, 0), 0), ((2, 0), 1), ((2, 0), -1),
+                                        ((0, 3), 0), ((0, 3), 1), ((0, 3), -2), ((2, 0, 3), 1), ((2, 0, 3), 2)])
+def test_softmax_family_on_empty_inputs_matches_torch(ours, theirs, shape, axis):
+    z = np.zeros(shape)
+    want = to_np(theirs(torch.tensor(z, dtype=T), axis))
+    got = ours(z, axis=axis)
+    assert got.dtype == np.float64 and got.shape == want.shape
+    assert np.array_equal(got, want)  # empty, or -inf where logsumexp reduces over nothing
+    if ours is F.logsumexp:
+        kept = ours(z, axis=axis, keepdims=True)
+        assert kept.shape == tuple(torch.logsumexp(torch.tensor(z, dtype=T), axis, keepdim=True).shape)
+        assert np.array_equal(kept.reshape(want.shape), want)
+
+
+@pytest.mark.parametrize("ours,theirs", SOFTMAX_FAMILY, ids=["softmax", "log_softmax", "logsumexp"])
+@pytest.mark.filterwarnings("ignore:invalid value:RuntimeWarning")  # inf - inf is nan, in torch too
+@pytest.mark.parametrize("value", [2.5, -1e4, 0.0, np.inf, -np.inf, np.nan])
+@pytest.mark.parametrize("axis", [0, -1])
+def test_softmax_family_on_0d_inputs_matches_torch(ours, theirs, value, axis):
+    want = to_np(theirs(torch.tensor(value, dtype=T), axis))
+    got = ours(np.array(value), axis=axis)
+    assert np.shape(got) == want.shape == ()
+    assert np.array_equal(got, want, equal_nan=True)
+    if ours is F.logsumexp:
+        assert np.shape(ours(np.array(value), axis=axis, keepdims=True)) == ()
+    if np.isfinite(value):
+        assert got == {"softmax": 1.0, "log_softmax": 0.0, "logsumexp": value}[ours.__name__]
+
+
+@pytest.mark.parametrize("ours,theirs", SOFTMAX_FAMILY, ids=["softmax", "log_softmax", "logsumexp"])
+@pytest.mark.parametrize("shape,axis", [((), 1), ((), -2), ((3,), 1), ((2, 0), 2), ((2, 3), -3)])
+def test_softmax_family_refuses_an_axis_out_of_range_by_name(ours, theirs, shape, axis):
+    with pytest.raises(IndexError, match="Dimension out of range"):
+        theirs(torch.zeros(shape, dtype=T), axis)
+    with pytest.raises(ValueError, match=rf"^{ours.__name__}: axis {axis} is out of range"):
+        ours(np.zeros(shape), axis=axis)

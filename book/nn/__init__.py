@@ -16,7 +16,7 @@ from book.nn.embedding import Embedding
 from book.nn.linear import Linear
 from book.nn.losses import BCEWithLogitsLoss, CrossEntropyLoss, Loss, MSELoss
 from book.nn.module import Module, torch_state
-from book.nn.normalization import LayerNorm
+from book.nn.normalization import BatchNorm1d, BatchNorm2d, LayerNorm
 from book.nn.optim import SGD, Adam, AdamW, Optimizer
 from book.nn.pooling import AvgPool2d, MaxPool2d
 from book.nn.positional import sinusoidal_positional_encoding
@@ -41,6 +41,8 @@ __all__ = [
     "Flatten",
     "Embedding",
     "LayerNorm",
+    "BatchNorm1d",
+    "BatchNorm2d",
     "RNN",
     "LSTM",
     "GRU",

@@ -23,7 +23,9 @@ class Sequential(Module):
     def _collect(self, which: str) -> dict:
         out = {}
         for i, layer in enumerate(self.layers):
-            for name, value in getattr(layer, which).items():
+            items = getattr(layer, which)
+            items = items() if callable(items) else items
+            for name, value in items.items():
                 out[f"{i}.{name}"] = value
         return out
 
@@ -36,6 +38,15 @@ class Sequential(Module):
     def grads(self) -> dict:
         """``"index.name"`` -> gradient array of the layer at that index (shared, not copied)."""
         return self._collect("grads")
+
+    @property
+    def buffers(self) -> dict:
+        """``"index.name"`` -> buffer of the layer at that index (shared, not copied)."""
+        return self._collect("buffers")
+
+    def _state(self) -> dict:
+        # Layer by layer, each layer's parameters before its buffers: torch's state_dict order.
+        return self._collect("_state")
 
     def train(self, mode: bool = True) -> "Sequential":
         """Set the mode of this container and of every layer in it."""

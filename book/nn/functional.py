@@ -50,17 +50,36 @@ def log_sigmoid(z):
     return np.minimum(z, 0.0) - np.log1p(np.exp(-np.abs(z)))
 
 
+def _reduction_input(name: str, z, axis):
+    """``z`` as float64 and ``axis`` checked as torch checks ``dim``.
+
+    A 0-d input counts as one entry along its only allowed axis (``0`` or
+    ``-1``), as torch treats it; an integer axis out of range is refused by
+    name. ``axis=None`` or a tuple is left to NumPy.
+    """
+    z = _as_float(z)
+    if isinstance(axis, (int, np.integer)) and not isinstance(axis, bool):
+        ndim = max(z.ndim, 1)
+        if not -ndim <= axis < ndim:
+            raise ValueError(f"{name}: axis {axis} is out of range for an input with {z.ndim} dimensions "
+                             f"(expected an axis in [{-ndim}, {ndim - 1}])")
+    return z
+
+
 def logsumexp(z, axis=-1, keepdims: bool = False):
     """``log(sum(exp(z)))`` along ``axis``, shifted by the maximum so that ``exp`` cannot overflow.
 
     ``logsumexp(z) = m + log(sum(exp(z - m)))`` for any ``m``; with ``m = max(z)``
     every exponent is ``<= 0`` and the largest term is exactly 1, so the sum is
     in ``[1, n]`` and its log is well conditioned. A slice that is entirely
-    ``-inf`` gives ``-inf``, as in ``torch.logsumexp``.
+    ``-inf`` gives ``-inf``, as in ``torch.logsumexp``, and so does an empty
+    slice (the log of an empty sum, 0). A 0-d input is its own logsumexp.
     """
-    z = _as_float(z)
-    m = np.max(z, axis=axis, keepdims=True)
-    # An all -inf slice would make z - m = nan; shifting by 0 there is harmless.
+    z = _reduction_input("logsumexp", z, axis)
+    if z.ndim == 0:
+        return logsumexp(z.reshape(1), axis=0)
+    m = np.max(z, axis=axis, keepdims=True, initial=-np.inf)
+    # An all -inf (or empty) slice would make z - m = nan; shifting by 0 there is harmless.
     m = np.where(np.isfinite(m), m, 0.0)
     with np.errstate(divide="ignore"):
         out = m + np.log(np.sum(np.exp(z - m), axis=axis, keepdims=True))
@@ -73,16 +92,29 @@ def softmax(z, axis=-1):
     """``exp(z) / sum(exp(z))`` along ``axis``, with the maximum subtracted first.
 
     Softmax is unchanged by adding a constant to every input, so subtracting
-    the maximum costs nothing and keeps every exponent ``<= 0``.
+    the maximum costs nothing and keeps every exponent ``<= 0``. As in torch,
+    an empty input gives an empty output of the same shape, and a 0-d input
+    gives ``1.0``.
     """
-    z = _as_float(z)
+    z = _reduction_input("softmax", z, axis)
+    if z.ndim == 0:
+        return softmax(z.reshape(1), axis=0)[0]
+    if z.size == 0:
+        return np.empty_like(z)
     e = np.exp(z - np.max(z, axis=axis, keepdims=True))
     return e / np.sum(e, axis=axis, keepdims=True)
 
 
 def log_softmax(z, axis=-1):
-    """``z - logsumexp(z)`` along ``axis``: the log of :func:`softmax` without taking a log of 0."""
-    z = _as_float(z)
+    """``z - logsumexp(z)`` along ``axis``: the log of :func:`softmax` without taking a log of 0.
+
+    An empty input gives an empty output of the same shape, a 0-d input ``0.0``.
+    """
+    z = _reduction_input("log_softmax", z, axis)
+    if z.ndim == 0:
+        return log_softmax(z.reshape(1), axis=0)[0]
+    if z.size == 0:
+        return np.empty_like(z)
     return z - logsumexp(z, axis=axis, keepdims=True)
 
 

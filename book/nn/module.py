@@ -3,7 +3,10 @@
 A :class:`Module` mirrors ``torch.nn.Module`` with the bookkeeping made
 explicit: ``params`` and ``grads`` are plain dicts of NumPy arrays whose keys
 and shapes equal the torch module's ``state_dict()``, and ``backward`` is
-written by hand instead of recorded by autograd.
+written by hand instead of recorded by autograd. A layer with state that is
+not trained (batch normalisation's running statistics) keeps it in
+``buffers``, as torch does; ``state_dict()`` then holds the parameters and the
+buffers, with torch's keys.
 
 How ``backward`` takes and returns gradients (torch's autograd conventions):
 
@@ -95,6 +98,7 @@ class Module:
         self.training = True
         self._params: dict[str, np.ndarray] = {}
         self._grads: dict[str, np.ndarray] = {}
+        self._buffers: dict[str, np.ndarray] = {}
         self._cache = None
 
     # --- parameters -------------------------------------------------------
@@ -108,6 +112,15 @@ class Module:
         """Name -> gradient array, same keys and shapes as :attr:`params`; written by ``backward``."""
         return self._grads
 
+    @property
+    def buffers(self) -> dict:
+        """Name -> state array that is saved but not trained (running statistics); empty for most layers."""
+        return getattr(self, "_buffers", {})
+
+    def _state(self) -> dict:
+        """The arrays of ``state_dict()``, shared: parameters, then buffers, as torch orders them."""
+        return {**self.params, **self.buffers}
+
     def parameters(self) -> list:
         """``(name, param, grad)`` triples; optimizers update ``param`` in place from ``grad``."""
         grads = self.grads
@@ -119,16 +132,17 @@ class Module:
             g.fill(0.0)
 
     def state_dict(self) -> dict:
-        """A copy of :attr:`params`, so later training does not change the snapshot."""
-        return {name: p.copy() for name, p in self.params.items()}
+        """A copy of :attr:`params` (and :attr:`buffers`), so later training does not change the snapshot."""
+        return {name: p.copy() for name, p in self._state().items()}
 
     def load_state_dict(self, state: dict) -> None:
-        """Copy ``state`` (NumPy arrays or torch tensors) into the parameters, in place.
+        """Copy ``state`` (NumPy arrays or torch tensors) into the parameters and buffers, in place.
 
         Raises ``ValueError`` for missing or unexpected keys and for shape
-        mismatches, checking everything before changing anything.
+        mismatches, checking everything before changing anything. An integer
+        buffer (``num_batches_tracked``) takes the value cast to its dtype.
         """
-        params = self.params
+        params = self._state()
         missing = sorted(set(params) - set(state))
         unexpected = sorted(set(state) - set(params))
         if missing or unexpected:
@@ -143,7 +157,7 @@ class Module:
                     f"{params[name].shape}, got {value.shape}"
                 )
         for name, value in arrays.items():
-            np.copyto(params[name], value)
+            np.copyto(params[name], value, casting="unsafe")
 
     def _init_uniform(self, rng, fan_in: int, shapes: dict) -> None:
         """torch's default initialisation: each parameter uniform in ``(-1/sqrt(fan_in), 1/sqrt(fan_in))``.
