@@ -4,11 +4,10 @@ import pytest
 import torch
 
 import book.nn as nn
-from book.gradcheck import numerical_gradient, rel_error
+from book.gradcheck import rel_error
 from book.nn.module import torch_state
-from torch_reference import TOL, T, assert_matches_torch, to_np
+from torch_reference import TOL, T, assert_matches_finite_differences, assert_matches_torch, to_np
 
-FD_TOL = 1e-6
 BUFFERS = ("running_mean", "running_var", "num_batches_tracked")
 
 # (book class, torch class, input shape): both BatchNorm1d layouts and BatchNorm2d.
@@ -103,17 +102,7 @@ def test_gradients_match_finite_differences(ours_cls, theirs_cls, shape, trainin
     x = rng.normal(size=shape)
     w_out = rng.normal(size=shape)  # loss = sum(w_out * y), so dL/dy = w_out
 
-    def loss(_):
-        return np.sum(w_out * layer(x))
-
-    layer(x)
-    dx = layer.backward(w_out)
-    assert rel_error(dx, numerical_gradient(loss, x)) < FD_TOL
-    for name in ("weight", "bias"):
-        layer(x)
-        layer.backward(w_out)
-        analytic = layer.grads[name].copy()
-        assert rel_error(analytic, numerical_gradient(loss, layer.params[name])) < FD_TOL
+    assert_matches_finite_differences(layer, x, w_out)
 
 
 def test_train_mode_input_gradient_sums_to_zero_per_channel():

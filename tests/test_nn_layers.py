@@ -5,7 +5,7 @@ import torch
 
 import book.nn as nn
 from book.gradcheck import numerical_gradient, rel_error
-from torch_reference import TOL, T, assert_matches_torch
+from torch_reference import TOL, T, assert_matches_finite_differences, assert_matches_torch
 
 # Central differences with eps=1e-6 carry ~1e-10 absolute rounding noise, which is
 # ~1e-7 relative on gradient entries near 1e-3; torch comparisons use TOL.
@@ -31,17 +31,7 @@ def test_linear_gradients_match_finite_differences():
     x = rng.normal(size=(5, 4))
     w_out = rng.normal(size=(5, 3))  # loss = sum(w_out * y), so dL/dy = w_out
 
-    def loss(_):
-        return np.sum(w_out * layer(x))
-
-    layer(x)
-    dx = layer.backward(w_out)
-    assert rel_error(dx, numerical_gradient(loss, x)) < FD_TOL
-    for name in ("weight", "bias"):
-        layer(x)
-        layer.backward(w_out)
-        analytic = layer.grads[name].copy()
-        assert rel_error(analytic, numerical_gradient(loss, layer.params[name])) < FD_TOL
+    assert_matches_finite_differences(layer, x, w_out)
 
 
 def test_linear_init_follows_torch_distribution_and_seed():

@@ -2,10 +2,11 @@
 import numpy as np
 import torch
 
-from book.gradcheck import rel_error
+from book.gradcheck import numerical_gradient, rel_error
 
 T = torch.float64
 TOL = 1e-7
+FD_TOL = 1e-6  # central differences carry about 1e-10 of absolute noise
 
 
 def to_np(t):
@@ -33,3 +34,19 @@ def assert_matches_torch(ours, theirs, x, rng):
     errors.update({name: rel_error(ours.grads[name], g) for name, g in t_grads.items()})
     assert max(errors.values()) < TOL, errors
     return max(errors.values())
+
+
+def assert_matches_finite_differences(layer, x, w_out, names=("weight", "bias")):
+    """The layer's input gradient and the gradients of ``names`` agree with central differences of
+    ``sum(w_out * layer(x))`` to FD_TOL (so dLoss/dy = w_out)."""
+    def loss(_):
+        return np.sum(w_out * layer(x))
+
+    layer(x)
+    dx = layer.backward(w_out)
+    assert rel_error(dx, numerical_gradient(loss, x)) < FD_TOL
+    for name in names:
+        layer(x)
+        layer.backward(w_out)
+        analytic = layer.grads[name].copy()
+        assert rel_error(analytic, numerical_gradient(loss, layer.params[name])) < FD_TOL
