@@ -11,6 +11,8 @@ model"):
 '1.96 (tol ±2%)'
 >>> approx(0.1683, 0.03, spread=0.0151)
 '0.168 ± 0.015 (tol ±0.03)'
+>>> approx(7.83e-13, 10, relative=True, digits=1, scientific=True)
+'7.8e-13 (tol ±10%)'
 >>> below(3.6e-14, 1e-12)
 'below 1e-12'
 
@@ -22,11 +24,13 @@ from __future__ import annotations
 import math
 
 
-def approx(value: float, tol: float, *, spread: float | None = None, relative: bool = False, digits: int = 3) -> str:
+def approx(value: float, tol: float, *, spread: float | None = None, relative: bool = False, digits: int = 3,
+           scientific: bool = False) -> str:
     """``value`` with ``digits`` decimals and its tolerance: absolute, or ``relative`` in per cent.
 
     ``spread`` (a standard deviation over seeds) is printed after the value, ``0.168 ± 0.015 (tol ±0.03)``;
-    the one tolerance covers both numbers.
+    the one tolerance covers both numbers. ``scientific`` writes ``7.8e-13 (tol ±10%)`` for a number
+    that spans orders of magnitude (a vanishing gradient); pair it with a relative tolerance.
     """
     numbers = [float(value)] + ([] if spread is None else [float(spread)])
     if not all(math.isfinite(v) for v in numbers):
@@ -34,7 +38,7 @@ def approx(value: float, tol: float, *, spread: float | None = None, relative: b
     if not tol > 0:
         raise ValueError(f"approx: expected a positive tolerance, got {tol!r}")
     mark = f"{tol:g}%" if relative else f"{tol:g}"
-    text = " ± ".join(f"{v:.{digits}f}" for v in numbers)
+    text = " ± ".join(f"{v:.{digits}{'e' if scientific else 'f'}}" for v in numbers)
     return f"{text} (tol ±{mark})"
 
 

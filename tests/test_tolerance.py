@@ -11,6 +11,7 @@ def test_approx_writes_the_mark():
     assert approx(0.98046, 0.01) == "0.980 (tol ±0.01)"
     assert approx(1.9612, 2, relative=True, digits=2) == "1.96 (tol ±2%)"
     assert approx(0.1683, 0.03, spread=0.0151) == "0.168 ± 0.015 (tol ±0.03)"
+    assert approx(7.83e-13, 10, relative=True, digits=1, scientific=True) == "7.8e-13 (tol ±10%)"
     with pytest.raises(ValueError, match="finite"):
         approx(float("nan"), 0.01)
     with pytest.raises(ValueError, match="positive"):
@@ -44,6 +45,12 @@ def test_snap_relative_units_and_several_marks():
     assert snap(stored, "loss 1.99 nats/char (tol ±2%), accuracy 97.1% (tol ±1), n = 64\n") == stored
     assert snap(stored, "loss 2.01 nats/char (tol ±2%), accuracy 97.1% (tol ±1), n = 64\n") != stored
     assert snap(stored, "loss 1.99 nats/char (tol ±2%), accuracy 97.1% (tol ±1), n = 65\n") != stored
+
+
+def test_snap_reads_scientific_numbers_relatively():
+    stored = "plain 7.8e-13 (tol ±10%)\n"
+    assert snap(stored, "plain 8.4e-13 (tol ±10%)\n") == stored
+    assert snap(stored, "plain 8.7e-13 (tol ±10%)\n") != stored
 
 
 def test_snap_a_mean_and_its_spread_under_one_mark():

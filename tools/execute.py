@@ -24,6 +24,7 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
+from tools import kernels
 from tools.notebooks import all_notebooks
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -156,8 +157,6 @@ def main(argv: list[str]) -> int:
         print(f"wrote {TABLE.relative_to(ROOT)}")
         return 0
     paths = notebooks(argv)
-    from tools import kernels
-
     kernels.apply()  # the kernels inherit the pinned environment
     print(kernels.header(), flush=True)
     here = machine()

@@ -81,34 +81,31 @@ def apply() -> str:
     return name
 
 
-def mode(device: str | None = None) -> str:
+def device() -> str:
+    """Where the tests put torch's tensors: ``cpu``, or ``cuda`` under ``make test-gpu`` (``BOOK_TEST_DEVICE``)."""
+    return os.environ.get("BOOK_TEST_DEVICE", "cpu")
+
+
+def mode(on: str | None = None) -> str:
     """``x86-64`` where the pins apply to CPU kernels, else ``portable`` (arm64, or a CUDA run)."""
-    device = device or os.environ.get("BOOK_TEST_DEVICE", "cpu")
-    return "x86-64" if is_x86_64() and device == "cpu" else "portable"
+    return "x86-64" if is_x86_64() and (on or device()) == "cpu" else "portable"
 
 
-def header(device: str | None = None) -> str:
+def header(on: str | None = None) -> str:
     """The first line of a run: the comparison mode, the kernel set, and why."""
+    on = on or device()
+    if mode(on) == "portable":
+        where = f"a {on.upper()} device" if on != "cpu" else f"a {platform.machine()} CPU"
+        return (f"book reproducibility mode: portable (running on {where}, where the x86-64 kernel pins do not "
+                "apply); every cell and assertion runs; exact outputs compared, numbers with a stated tolerance "
+                + ("compared within it" if on == "cpu" else "left to the checks cells"))
     name = os.environ.get("BOOK_CPU", choice())
-    if mode(device) == "x86-64":
-        why = {
-            "pinned": "x86-64 CPU; kernels pinned (" + ", ".join(f"{k}={PINNED[k]}" for k in
-                                                      ("ATEN_CPU_CAPABILITY", "MKL_CBWR", "OPENBLAS_CORETYPE",
-                                                       "DNNL_MAX_CPU_ISA")) + ", one thread)",
-            "other": "x86-64 CPU simulating another CPU (" + ", ".join(f"{k}={OTHER[k]}" for k in
-                                                                      ("ATEN_CPU_CAPABILITY", "MKL_CBWR",
-                                                                       "OPENBLAS_CORETYPE", "DNNL_MAX_CPU_ISA")) + ")",
-            "native": "x86-64 CPU; BOOK_CPU=native leaves the libraries' own kernel choice",
-        }[name]
-        how = "stored outputs compared exactly, within their stated tolerances, or by their checks cells"
-        return f"book reproducibility mode: x86-64 ({why}); {how}"
-    device = device or os.environ.get("BOOK_TEST_DEVICE", "cpu")
-    where = f"a {device.upper()} device" if device != "cpu" else f"a {platform.machine()} CPU"
-    return (f"book reproducibility mode: portable (running on {where}, where the x86-64 kernel pins do not "
-            "apply); every cell and assertion runs; exact outputs compared, numbers with a stated tolerance "
-            "compared within it" + ("" if device == "cpu" else
-                                    ", trained numbers on the device only by their checks cells"))
-
+    kernels = ", ".join(f"{k}={v}" for k, v in SETS[name].items() if k not in THREADS)
+    why = {"pinned": f"x86-64 CPU; kernels pinned ({kernels}, one thread)",
+           "other": f"x86-64 CPU simulating another CPU ({kernels})",
+           "native": "x86-64 CPU; BOOK_CPU=native leaves the libraries' own kernel choice"}[name]
+    return (f"book reproducibility mode: x86-64 ({why}); stored outputs compared exactly, within their "
+            "stated tolerances, or by their checks cells")
 
 if __name__ == "__main__":
     # Prints the run's first line. Exit status 1 when BOOK_CPU=other cannot be simulated here

@@ -115,7 +115,7 @@ class Module:
     @property
     def buffers(self) -> dict:
         """Name -> state array that is saved but not trained (running statistics); empty for most layers."""
-        return getattr(self, "_buffers", {})
+        return self._buffers
 
     def _state(self) -> dict:
         """The arrays of ``state_dict()``, shared: parameters, then buffers, as torch orders them."""
